@@ -1,0 +1,140 @@
+#pragma once
+// The validated, immutable configuration (DESIGN §2.5). Produced by
+// loadConfig(); shared between threads as shared_ptr<const Config> and
+// swapped as a whole on reload.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mailgate {
+
+enum class ListenerProtocol { Imap, Pop3, Smtp };
+enum class TlsMode { None, StartTls, Implicit };
+enum class ClientIpMode { None, Id, XClient, ProxyV2 };
+enum class OnDelete { Hide, Move, Expunge };
+enum class RouteType { Static, Domain, Map, Http };
+enum class LogFormat { Json, Logfmt };
+
+struct CertificateConfig {
+  std::string cert;                 // PEM chain path, resolved against the config file's folder
+  std::string key;                  // PEM key path, resolved likewise
+  std::vector<std::string> names;   // SNI names; "*.example.com" allowed; empty = default
+};
+
+struct BridgeConfig {
+  OnDelete onDelete = OnDelete::Hide;
+  std::string moveTo;               // required when onDelete == Move
+  bool markSeen = true;
+  std::string deviceSeparator = "#";
+  std::optional<uint32_t> maxAgeDays;
+};
+
+struct CidrRange {
+  std::string text;                 // as written, e.g. "10.0.0.0/8"
+  uint8_t family = 4;               // 4 or 6
+  uint8_t bytes[16] = {};
+  uint8_t prefix = 0;
+};
+
+struct ListenerConfig {
+  std::string name;
+  ListenerProtocol protocol = ListenerProtocol::Imap;
+  std::string host;                 // "0.0.0.0", "::", "127.0.0.1"
+  uint16_t port = 0;
+  TlsMode tls = TlsMode::None;
+  std::string route;                // key into Config::routes
+  std::optional<BridgeConfig> bridge;  // pop3 only
+  bool proxyProtocol = false;
+  std::vector<CidrRange> trustedProxies;
+  bool allowPlaintextAuth = false;
+};
+
+struct RouteConfig {
+  RouteType type = RouteType::Static;
+  std::string pool;                              // static
+  std::map<std::string, std::string> domains;    // domain -> pool
+  std::string defaultPool;                       // domain (optional: empty = reject)
+  std::string file;                              // map
+  std::string url;                               // http
+  uint32_t cacheTtlS = 60;                       // http
+  uint32_t timeoutMs = 5000;                     // http
+};
+
+struct ServerConfig {
+  std::string host;                 // numeric IP or hostname
+  uint16_t imap = 0, pop3 = 0, smtp = 0;   // 0 = not served
+};
+
+struct HealthConfig {
+  uint32_t intervalS = 10;
+  uint32_t timeoutMs = 3000;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::vector<ServerConfig> servers;
+  TlsMode tls = TlsMode::None;
+  std::string caFile;
+  bool insecureSkipVerify = false;
+  std::string tlsServerName;        // SNI/verification name; default: server host
+  ClientIpMode clientIp = ClientIpMode::None;
+  HealthConfig health;
+};
+
+struct LimitsConfig {
+  uint32_t maxLineBytes = 16384;
+  uint32_t maxLiteralBytes = 16384;
+  uint32_t maxBadCommands = 10;
+  uint32_t maxAuthFailures = 3;
+  uint32_t authFailureDelayMs = 1000;   // first failure; doubles per failure, capped
+  uint32_t authFailureDelayMaxMs = 8000;
+  uint32_t loginTimeoutS = 60;
+  uint32_t backendConnectTimeoutMs = 5000;
+  uint32_t backendLoginTimeoutS = 30;
+  uint32_t imapIdleTimeoutS = 1900;     // > 29 min: RFC 9051 §6.3.13 IDLE
+  uint32_t pop3IdleTimeoutS = 600;      // RFC 1939 §3: at least 10 minutes
+  uint32_t smtpIdleTimeoutS = 300;      // RFC 5321 §4.5.3.2
+  uint32_t maxConnections = 10000;
+  uint32_t maxConnectionsPerIp = 100;
+};
+
+struct LoggingConfig {
+  LogFormat format = LogFormat::Logfmt;
+  std::string level = "info";       // debug | info | warn | error
+};
+
+struct Config {
+  std::string path;                 // the file this came from
+  std::string adminAddress = "127.0.0.1:9925";  // empty = no admin listener
+  std::string hostname = "mailgate";
+  uint32_t workers = 0;             // 0 = one per core
+  uint32_t drainTimeoutS = 30;
+  std::vector<CertificateConfig> certificates;
+  std::vector<ListenerConfig> listeners;
+  std::map<std::string, RouteConfig> routes;
+  std::map<std::string, PoolConfig> pools;
+  LimitsConfig limits;
+  LoggingConfig logging;
+  std::string smtpExtensions;       // empty = built-in default
+};
+
+struct ConfigError {
+  std::string path;                 // JSON path, e.g. "$.listeners[2].tls"
+  std::string message;
+};
+
+struct ConfigLoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is non-empty
+  std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;     // e.g. accepted keys of unbuilt features
+};
+
+// Reads and validates a config file. Never throws.
+ConfigLoadResult loadConfigFile(const std::string& path);
+// Validates JSON text; `baseDir` resolves relative file paths.
+ConfigLoadResult loadConfigText(const std::string& text, const std::string& baseDir);
+
+}  // namespace mailgate

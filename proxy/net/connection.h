@@ -1,0 +1,127 @@
+#pragma once
+// A TCP connection on one libuv loop, with an optional TLS layer (BoringSSL
+// over memory BIOs, see proxy/tls/tls_engine.h). Users only ever see plaintext.
+//
+// Lifetime (libuv: a handle's memory may be freed only in its close callback):
+// a Connection is created with `new` via accept()/connect() and deletes itself
+// after its handle is closed. The owner calls close() or abort() exactly once
+// and forgets the pointer; from that call on no handler callback runs, so the
+// owner may be destroyed right after. Callbacks never run on the stack of a
+// call the owner made into the Connection.
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace mailgate {
+
+class TlsContext;
+class TlsEngine;
+
+enum class CloseReason { PeerClosed, ConnectFailed, Error, TlsFailed };
+const char* closeReasonName(CloseReason);
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  virtual void onConnected() {}                // connect() succeeded
+  virtual void onData(std::string_view plaintext) = 0;
+  virtual void onTlsEstablished() {}           // handshake done (startTls)
+  virtual void onDrained() {}                  // write queue fell below the low watermark
+  // Final callback: the peer closed, a read/write/TLS error happened, or the
+  // connect failed. The Connection is already closing; do not call close().
+  virtual void onClosed(CloseReason reason, std::string_view detail) = 0;
+};
+
+struct Endpoint {
+  std::string address;  // textual IP
+  uint16_t port = 0;
+};
+
+class Connection {
+ public:
+  // Accepts one pending connection from `server`; nullptr if none.
+  static Connection* accept(uv_stream_t* server);
+  // Starts a non-blocking connect to a numeric IP address. The result
+  // arrives as onConnected() or onClosed(ConnectFailed).
+  static Connection* connect(uv_loop_t* loop, const std::string& ip, uint16_t port,
+                             ConnectionHandler* handler);
+
+  void setHandler(ConnectionHandler* handler);
+  // Starts delivering onData. accept() returns a connection not yet reading.
+  void startReading();
+  void pauseReading();
+  void resumeReading();
+
+  // Queues plaintext (encrypted first when TLS is on). Never blocks.
+  void write(std::string_view bytes);
+  // Bytes queued to the kernel and not yet written. Relay pauses the other
+  // side while this is above the high watermark, and resumes on onDrained().
+  size_t pendingWriteBytes() const { return pendingWrite_; }
+  void setWatermarks(size_t low, size_t high) { lowWater_ = low; highWater_ = high; }
+  bool aboveHighWatermark() const { return pendingWrite_ > highWater_; }
+
+  // Server side (accepted) or client side (connected) TLS. Unread plaintext
+  // is the caller's to discard; ciphertext that arrived already is kept.
+  // `serverName` is SNI for the client role and the name to verify.
+  void startServerTls(std::shared_ptr<TlsContext> ctx);
+  void startClientTls(std::shared_ptr<TlsContext> ctx, const std::string& serverName);
+  bool tlsActive() const { return tls_ != nullptr; }
+  std::string tlsVersion() const;      // "TLSv1.3", "" without TLS
+  std::string tlsServerName() const;   // SNI the client asked for
+
+  // Flushes queued writes (TLS close_notify too), then closes. No more callbacks.
+  void close();
+  // Closes at once, dropping queued writes. No more callbacks.
+  void abort();
+
+  const Endpoint& peer() const { return peer_; }
+  const Endpoint& local() const { return local_; }
+  uv_loop_t* loop() const { return tcp_.loop; }
+  uint64_t bytesIn() const { return bytesIn_; }
+  uint64_t bytesOut() const { return bytesOut_; }
+
+ private:
+  explicit Connection(uv_loop_t* loop);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  static void onAlloc(uv_handle_t*, size_t, uv_buf_t*);
+  static void onRead(uv_stream_t*, ssize_t, const uv_buf_t*);
+  static void onWriteDone(uv_write_t*, int);
+  static void onConnectDone(uv_connect_t*, int);
+  static void onShutdownDone(uv_shutdown_t*, int);
+  static void onHandleClosed(uv_handle_t*);
+
+  void handleCipherOrPlain(const char* data, size_t len);
+  void flushTls();
+  void writeRaw(std::string bytes);
+  void fail(CloseReason reason, std::string_view detail);
+  void beginClose();
+  void fillEndpoints();
+
+  enum class State { Connecting, Open, Closing, Closed };
+  uv_tcp_t tcp_;
+  uv_connect_t connectReq_;
+  uv_shutdown_t shutdownReq_;
+  State state_ = State::Open;
+  ConnectionHandler* handler_ = nullptr;
+  std::unique_ptr<TlsEngine> tls_;
+  bool reading_ = false;
+  bool readWanted_ = false;
+  bool closeAfterFlush_ = false;
+  bool tlsNotified_ = false;
+  size_t pendingWrite_ = 0;
+  size_t lowWater_ = 64 * 1024;
+  size_t highWater_ = 256 * 1024;
+  bool wasAboveHigh_ = false;
+  Endpoint peer_, local_;
+  uint64_t bytesIn_ = 0, bytesOut_ = 0;
+  char readBuf_[64 * 1024];
+};
+
+}  // namespace mailgate
