@@ -1,0 +1,32 @@
+#pragma once
+// SASL helpers shared by the IMAP, POP3 and SMTP login machines and the
+// backend logins. Pure; base64 is BoringSSL's (EVP_EncodeBlock/EVP_DecodeBase64).
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/session/credentials.h"
+
+namespace mailgate::sasl {
+
+std::string base64Encode(std::string_view raw);
+// nullopt for invalid base64 (bad characters, bad padding). Whitespace is not accepted.
+std::optional<std::string> base64Decode(std::string_view text);
+
+// RFC 4616 PLAIN: [authzid] NUL authcid NUL passwd. nullopt if malformed
+// (wrong number of NULs, empty authcid or password).
+std::optional<Credentials> parsePlain(std::string_view decoded);
+std::string encodePlain(const Credentials& c);  // raw (not base64)
+
+// XOAUTH2: "user=" user "\x01auth=Bearer " token "\x01\x01".
+// RFC 7628 OAUTHBEARER: gs2 header "n,a=user," then \x01-separated kvpairs.
+// Both return Credentials with mechanism set, user extracted, and `secret`
+// holding the whole decoded response (passed to the backend unchanged).
+std::optional<Credentials> parseXOAuth2(std::string_view decoded);
+std::optional<Credentials> parseOAuthBearer(std::string_view decoded);
+
+// The mechanism name as in AUTHENTICATE / AUTH ("PLAIN", "LOGIN", "XOAUTH2",
+// "OAUTHBEARER"), upper-cased; for backends.
+const char* saslName(Credentials::Mechanism m);
+
+}  // namespace mailgate::sasl
