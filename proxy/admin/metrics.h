@@ -1,0 +1,58 @@
+#pragma once
+// Process-wide Prometheus metrics (DESIGN §2.4). Thread-safe: every worker
+// thread records into the same registry; prometheus-cpp counters are atomic.
+// Names and labels are a contract with dashboards/ and the alert rules.
+// No per-user labels, ever (cardinality).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace mailgate {
+
+class Metrics {
+ public:
+  static Metrics& instance();
+
+  // mailgate_connections_total{listener,protocol}, mailgate_connections_active{listener,protocol}
+  void connectionOpened(std::string_view listener, std::string_view protocol);
+  void connectionClosed(std::string_view listener, std::string_view protocol);
+  // mailgate_tls_handshakes_total{listener,version,result}  result: ok|error
+  void tlsHandshake(std::string_view listener, std::string_view version, bool ok);
+  // mailgate_logins_total{protocol,result}  result: ok|auth_failed|temp_failed|refused|aborted
+  void login(std::string_view protocol, std::string_view result);
+  // mailgate_backend_connect_seconds{pool} (histogram), mailgate_backend_connect_failures_total{pool}
+  void backendConnect(std::string_view pool, double seconds);
+  void backendConnectFailed(std::string_view pool);
+  // mailgate_backend_up{pool,backend} (gauge 0/1)
+  void backendUp(std::string_view pool, std::string_view backend, bool up);
+  // mailgate_relay_bytes_total{direction,protocol}  direction: client_to_backend|backend_to_client
+  void relayBytes(std::string_view direction, std::string_view protocol, uint64_t bytes);
+  // mailgate_protocol_errors_total{protocol,error}  error: a short fixed token
+  void protocolError(std::string_view protocol, std::string_view error);
+  // mailgate_bridge_commands_total{command,result}, mailgate_bridge_messages_hidden_total,
+  // mailgate_bridge_messages_moved_total, mailgate_bridge_messages_expunged_total
+  void bridgeCommand(std::string_view command, std::string_view result);
+  void bridgeCommitted(std::string_view action, uint64_t messages);  // action: hide|move|expunge
+  // mailgate_config_reloads_total{result}, mailgate_config_last_reload_success_timestamp_seconds
+  void configReload(bool ok);
+  // mailgate_lookups_total{type,result}, mailgate_lookup_seconds{type} (histogram)
+  void lookup(std::string_view type, std::string_view result, double seconds);
+  // mailgate_draining (gauge 0/1), mailgate_build_info{version}
+  void setDraining(bool draining);
+
+  std::shared_ptr<prometheus::Registry> registry();
+  // The text exposition of everything above (for tests and /metrics).
+  std::string serialize();
+
+ private:
+  Metrics();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailgate
