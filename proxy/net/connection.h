@@ -90,38 +90,48 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  struct WriteRequest;
   static void onAlloc(uv_handle_t*, size_t, uv_buf_t*);
   static void onRead(uv_stream_t*, ssize_t, const uv_buf_t*);
   static void onWriteDone(uv_write_t*, int);
   static void onConnectDone(uv_connect_t*, int);
-  static void onShutdownDone(uv_shutdown_t*, int);
   static void onHandleClosed(uv_handle_t*);
+  static void onTimer(uv_timer_t*);
 
-  void handleCipherOrPlain(const char* data, size_t len);
-  void flushTls();
+  void receive(const char* data, size_t len);
+  bool flushTls();
   void writeRaw(std::string bytes);
+  // Reports a failure to the handler from a libuv callback (never from a
+  // call the owner made): the handler is detached first.
   void fail(CloseReason reason, std::string_view detail);
-  void beginClose();
+  // The same, from a call the owner made: reported on a later loop turn.
+  void failLater(CloseReason reason, std::string detail);
+  void closeHandles();
+  void updateReading();
   void fillEndpoints();
 
   enum class State { Connecting, Open, Closing, Closed };
   uv_tcp_t tcp_;
+  uv_timer_t timer_;            // deferred failure reports and the close linger limit
   uv_connect_t connectReq_;
-  uv_shutdown_t shutdownReq_;
   State state_ = State::Open;
+  int handlesOpen_ = 2;
   ConnectionHandler* handler_ = nullptr;
   std::unique_ptr<TlsEngine> tls_;
-  bool reading_ = false;
-  bool readWanted_ = false;
-  bool closeAfterFlush_ = false;
+  bool readWanted_ = false;     // owner wants data (startReading / resume)
+  bool readPaused_ = false;
+  bool reading_ = false;        // uv_read_start is in effect
   bool tlsNotified_ = false;
+  bool closeAfterFlush_ = false;
+  bool failPending_ = false;
+  CloseReason pendingReason_ = CloseReason::Error;
+  std::string pendingDetail_;
   size_t pendingWrite_ = 0;
   size_t lowWater_ = 64 * 1024;
   size_t highWater_ = 256 * 1024;
   bool wasAboveHigh_ = false;
   Endpoint peer_, local_;
   uint64_t bytesIn_ = 0, bytesOut_ = 0;
-  char readBuf_[64 * 1024];
 };
 
 }  // namespace mailgate
