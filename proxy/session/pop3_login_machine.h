@@ -1,0 +1,67 @@
+#pragma once
+// POP3 AUTHORIZATION state (RFC 1939 §4) answered by mailgate itself: CAPA
+// (RFC 2449), STLS (RFC 2595 §4), USER/PASS (RFC 1939 §7), AUTH (RFC 5034),
+// NOOP, QUIT. Response codes per RFC 3206 ([AUTH], [SYS/TEMP]).
+//
+// Also the pre-auth front of the POP3 bridge mode, so it knows nothing about
+// proxying: it hands Credentials to the sink and frames the answer it gets.
+// Pure: no I/O. Create it through makePop3LoginMachine (login_machine.h).
+#include <string>
+#include <string_view>
+
+#include "proxy/codec/line_framer.h"
+#include "proxy/session/login_machine.h"
+
+namespace mailgate {
+
+class Pop3LoginMachine final : public LoginMachine {
+ public:
+  Pop3LoginMachine(const LoginPolicy& policy, LoginSink& sink);
+
+  void start() override;
+  void receive(std::string_view bytes) override;
+  void tlsEstablished() override;
+  void loginSucceeded(std::string_view backendText) override;
+  void loginFailed(LoginFailure why, std::string_view text) override;
+  void shutdown(std::string_view reason) override;
+  std::string takePipelined() override;
+  bool finished() const override { return state_ == State::Done; }
+
+ private:
+  enum class State {
+    Command,      // reading commands
+    SaslResponse, // after "+ ", the next line is a SASL response
+    TlsWait,      // STLS accepted; input ignored until tlsEstablished()
+    BackendWait,  // authenticate() called; input buffered, not parsed
+    Done,
+  };
+  enum class Sasl { None, Plain, LoginUser, LoginPass, XOAuth2, OAuthBearer };
+
+  void process();
+  void handleCommand(const std::string& line);
+  void handleSaslResponse(const std::string& line);
+  void cmdCapa();
+  void cmdUser(std::string_view arg);
+  void cmdPass(std::string_view arg);
+  void cmdAuth(std::string_view arg);
+  void cmdStls();
+  // Runs one SASL step with a decoded client response.
+  void saslStep(std::string_view decoded);
+  void submit(Credentials credentials);
+  bool credentialsAllowed() const;
+  bool refusePlaintext();  // true if refused (reply sent)
+  void reply(std::string_view line);
+  void badCommand(std::string_view line, std::string_view what);
+  void close(std::string_view goodbye);
+
+  LoginPolicy policy_;
+  LoginSink& sink_;
+  LineFramer framer_;
+  State state_ = State::Command;
+  Sasl sasl_ = Sasl::None;
+  std::string user_;  // from USER, or the first step of AUTH LOGIN
+  unsigned badCommands_ = 0;
+  unsigned authFailures_ = 0;
+};
+
+}  // namespace mailgate
