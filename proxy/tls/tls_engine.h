@@ -45,7 +45,10 @@ class TlsEngine {
   TlsEngine() = default;
   bool drive(std::string* plaintext);
   bool flushPendingWrites();
+  bool writeAll(std::string_view plaintext);
+  void drainNetwork();  // moves what SSL wrote into the pair into outgoing_
   void recordError(const char* where, int ret);
+  bool fail(std::string message);
 
   std::shared_ptr<TlsContext> ctx_;
   SSL* ssl_ = nullptr;
@@ -53,7 +56,10 @@ class TlsEngine {
   bool handshakeDone_ = false;
   bool peerClosed_ = false;
   bool failed_ = false;
+  bool shutdownRequested_ = false;  // shutdown() before the handshake finished
+  bool shutdownSent_ = false;
   std::string pendingPlain_;  // written before the handshake finished
+  std::string outgoing_;      // ciphertext drained from the pair, for takeCiphertext()
   std::string error_;
 };
 

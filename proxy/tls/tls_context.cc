@@ -1,0 +1,238 @@
+#include "proxy/tls/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <string_view>
+
+namespace mailgate {
+
+// One configured certificate: its own SSL_CTX (BoringSSL keeps the certificate
+// in the SSL_CTX, and SSL_set_SSL_CTX swaps it into a connection during the
+// servername callback), plus the SNI names it answers for, lowercased.
+struct TlsContext::SniEntry {
+  SSL_CTX* ctx = nullptr;
+  std::vector<std::string> names;
+};
+
+namespace {
+
+// TLS 1.2 suites: ECDHE only (forward secrecy), AEAD only (RFC 7525 §4.2).
+// TLS 1.3 suites are fixed by BoringSSL and all fine.
+constexpr const char* kCipherList =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// Debian's CA bundle; the Android build of BoringSSL defaults to Android paths.
+constexpr const char* kSystemCaFile = "/etc/ssl/certs/ca-certificates.crt";
+constexpr const char* kSystemCaDir = "/etc/ssl/certs";
+
+// BoringSSL's reason for the most recent error, e.g. "no such file" or
+// "key values mismatch"; consumes the error queue.
+std::string lastSslError() {
+  uint32_t packed = ERR_peek_last_error();
+  ERR_clear_error();
+  if (packed == 0) return "unknown error";
+  const char* reason = ERR_reason_error_string(packed);
+  std::string text = reason ? reason : "unknown error";
+  for (char& c : text) c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool setError(std::string* error, std::string text) {
+  if (error) *error = std::move(text);
+  return false;
+}
+
+// Settings shared by both sides: TLS 1.2 and 1.3 only (RFC 8996 deprecates
+// 1.0/1.1), and the AEAD/ECDHE suite list above.
+bool configureCommon(SSL_CTX* ctx, std::string* error) {
+  if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+      !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+    return setError(error, "cannot set TLS versions: " + lastSslError());
+  }
+  if (!SSL_CTX_set_strict_cipher_list(ctx, kCipherList)) {
+    return setError(error, "cannot set cipher list: " + lastSslError());
+  }
+  // The engine writes in chunks and drains the BIO between retries; these
+  // make SSL_write report progress per record instead of all-or-nothing.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return true;
+}
+
+// ALPN (RFC 7301 §3.2): pick the first protocol the client offers that we
+// speak. No match is not fatal for us: we answer without ALPN (NOACK) rather
+// than with no_application_protocol, as mail clients rarely send ALPN at all.
+int selectAlpn(SSL*, const uint8_t** out, uint8_t* outLen, const uint8_t* in, unsigned inLen,
+               void*) {
+  static constexpr std::string_view kKnown[] = {"imap", "pop3", "smtp"};
+  unsigned i = 0;
+  while (i < inLen) {
+    unsigned len = in[i];
+    if (len == 0 || i + 1 + len > inLen) break;  // malformed list: ignore ALPN
+    std::string_view offered(reinterpret_cast<const char*>(in + i + 1), len);
+    for (auto known : kKnown) {
+      if (offered == known) {
+        *out = in + i + 1;
+        *outLen = static_cast<uint8_t>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+    i += 1 + len;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// "*.example.com" matches exactly one extra label: "a.example.com" but neither
+// "example.com" nor "a.b.example.com" (RFC 6125 §6.4.3).
+bool wildcardMatches(const std::string& pattern, const std::string& host) {
+  if (pattern.size() < 3 || pattern[0] != '*' || pattern[1] != '.') return false;
+  std::string_view suffix(pattern.data() + 1, pattern.size() - 1);  // ".example.com"
+  if (host.size() <= suffix.size()) return false;
+  if (host.compare(host.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  std::string_view label(host.data(), host.size() - suffix.size());
+  return !label.empty() && label.find('.') == std::string_view::npos;
+}
+
+}  // namespace
+
+// Servername callback (RFC 6066 §3): switch the connection to the SSL_CTX of
+// the certificate for the requested name. Never fails the handshake: an
+// unknown or missing name gets the default (first) certificate.
+int tlsContextSelectCertificate(SSL* ssl, int*, void* arg) {
+  auto* self = static_cast<TlsContext*>(arg);
+  const char* requested = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!requested || self->sni_.empty()) return SSL_TLSEXT_ERR_OK;
+  std::string host = lowercase(requested);
+  if (!host.empty() && host.back() == '.') host.pop_back();  // absolute form
+
+  TlsContext::SniEntry* chosen = nullptr;
+  for (auto* entry : self->sni_) {
+    if (std::find(entry->names.begin(), entry->names.end(), host) != entry->names.end()) {
+      chosen = entry;
+      break;
+    }
+  }
+  if (!chosen) {
+    for (auto* entry : self->sni_) {
+      for (const auto& name : entry->names) {
+        if (wildcardMatches(name, host)) {
+          chosen = entry;
+          break;
+        }
+      }
+      if (chosen) break;
+    }
+  }
+  if (chosen && chosen->ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, chosen->ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+TlsContext::~TlsContext() {
+  for (auto* entry : sni_) {
+    SSL_CTX_free(entry->ctx);
+    delete entry;
+  }
+  SSL_CTX_free(ctx_);
+}
+
+std::shared_ptr<TlsContext> TlsContext::makeServer(const std::vector<CertificateConfig>& certs,
+                                                   std::string* error) {
+  if (certs.empty()) {
+    setError(error, "no TLS certificate configured");
+    return nullptr;
+  }
+  ERR_clear_error();
+  std::shared_ptr<TlsContext> self(new TlsContext());
+  self->server_ = true;
+
+  for (const auto& cert : certs) {
+    auto* entry = new SniEntry();
+    self->sni_.push_back(entry);  // owned from here on, freed by the destructor
+    entry->ctx = SSL_CTX_new(TLS_method());
+    if (!entry->ctx) {
+      setError(error, "cannot create SSL_CTX: " + lastSslError());
+      return nullptr;
+    }
+    for (const auto& name : cert.names) {
+      std::string n = lowercase(name);
+      if (!n.empty() && n.back() == '.') n.pop_back();
+      entry->names.push_back(std::move(n));
+    }
+    if (!configureCommon(entry->ctx, error)) return nullptr;
+    if (!SSL_CTX_use_certificate_chain_file(entry->ctx, cert.cert.c_str())) {
+      setError(error, "cannot load certificate chain " + cert.cert + ": " + lastSslError());
+      return nullptr;
+    }
+    if (!SSL_CTX_use_PrivateKey_file(entry->ctx, cert.key.c_str(), SSL_FILETYPE_PEM)) {
+      // BoringSSL checks the key against the certificate already here.
+      std::string reason = lastSslError();
+      if (reason == "key values mismatch") {
+        setError(error, "private key " + cert.key + " does not match certificate " + cert.cert);
+      } else {
+        setError(error, "cannot load private key " + cert.key + ": " + reason);
+      }
+      return nullptr;
+    }
+    if (!SSL_CTX_check_private_key(entry->ctx)) {
+      setError(error, "private key " + cert.key + " does not match certificate " + cert.cert +
+                          ": " + lastSslError());
+      return nullptr;
+    }
+    SSL_CTX_set_alpn_select_cb(entry->ctx, selectAlpn, nullptr);
+    // Sessions stay in the first context's cache (BoringSSL keeps the initial
+    // SSL_CTX for sessions), so one id context for all certificates.
+    static constexpr unsigned char kSessionIdContext[] = "mailgate";
+    SSL_CTX_set_session_id_context(entry->ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
+  }
+
+  // Connections start on the first certificate's context (the default for a
+  // client without SNI or with an unknown name); the callback switches.
+  self->ctx_ = self->sni_.front()->ctx;
+  SSL_CTX_up_ref(self->ctx_);
+  SSL_CTX_set_tlsext_servername_callback(self->ctx_, tlsContextSelectCertificate);
+  SSL_CTX_set_tlsext_servername_arg(self->ctx_, self.get());
+  return self;
+}
+
+std::shared_ptr<TlsContext> TlsContext::makeClient(const std::string& caFile,
+                                                   bool insecureSkipVerify, std::string* error) {
+  ERR_clear_error();
+  std::shared_ptr<TlsContext> self(new TlsContext());
+  self->server_ = false;
+  self->verify_ = !insecureSkipVerify;
+  self->ctx_ = SSL_CTX_new(TLS_method());
+  if (!self->ctx_) {
+    setError(error, "cannot create SSL_CTX: " + lastSslError());
+    return nullptr;
+  }
+  if (!configureCommon(self->ctx_, error)) return nullptr;
+  if (insecureSkipVerify) {
+    SSL_CTX_set_verify(self->ctx_, SSL_VERIFY_NONE, nullptr);
+    return self;
+  }
+  if (!caFile.empty()) {
+    if (!SSL_CTX_load_verify_locations(self->ctx_, caFile.c_str(), nullptr)) {
+      setError(error, "cannot load CA file " + caFile + ": " + lastSslError());
+      return nullptr;
+    }
+  } else if (!SSL_CTX_load_verify_locations(self->ctx_, kSystemCaFile, kSystemCaDir)) {
+    setError(error, std::string("cannot load system CA store ") + kSystemCaFile + ": " +
+                        lastSslError());
+    return nullptr;
+  }
+  SSL_CTX_set_verify(self->ctx_, SSL_VERIFY_PEER, nullptr);
+  return self;
+}
+
+}  // namespace mailgate
