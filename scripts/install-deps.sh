@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the Debian packages mailgate needs to build, run the demo and run the
+# tests. Idempotent: checks each package with dpkg-query and only calls apt-get
+# (update once, then install) when something is missing.
+#
+# Usage: scripts/install-deps.sh [--build-only]
+set -euo pipefail
+
+BUILD_PKGS=(cmake ninja-build g++ pkg-config libuv1-dev android-libboringssl-dev
+            nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libhttp-parser-dev)
+RUN_PKGS=(dovecot-imapd dovecot-pop3d dovecot-submissiond python3-aiosmtpd openssl)
+TEST_PKGS=(python3-pytest curl fetchmail mpop swaks prometheus python3-yaml)
+
+pkgs=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" != "--build-only" ]]; then
+  pkgs+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#pkgs[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: not root and no sudo" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# Services pulled in by these packages (dovecot, prometheus) must not be started
+# by the package scripts: we run our own instances on other ports.
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+  apt-get install -y -q --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+echo "install-deps: done"
