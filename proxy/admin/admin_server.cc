@@ -101,6 +101,13 @@ bool toCivetPort(const std::string& address, std::string* out, std::string* erro
   }
   unsigned char buf[16];
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    // Debian 12's civetweb is built without USE_IPV6 and would only say
+    // "invalid port spec"; name the real cause instead.
+    if (!mg_check_feature(8)) {
+      *error = "admin address \"" + address +
+               "\": the installed civetweb has no IPv6 support; use an IPv4 address";
+      return false;
+    }
     if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1) {
       *error = "admin address \"" + address + "\": bad IPv6 address";
       return false;
