@@ -31,15 +31,19 @@ constexpr const char* kCipherList =
 constexpr const char* kSystemCaFile = "/etc/ssl/certs/ca-certificates.crt";
 constexpr const char* kSystemCaDir = "/etc/ssl/certs";
 
-// BoringSSL's reason for the most recent error, e.g. "no such file" or
-// "key values mismatch"; consumes the error queue.
+// BoringSSL's reason for a failed call, e.g. "No such file or directory" or
+// "no start line"; the first queued error is the root cause (later ones say
+// only "PEM routines"). Consumes the error queue.
 std::string lastSslError() {
-  uint32_t packed = ERR_peek_last_error();
+  uint32_t packed = ERR_peek_error();
   ERR_clear_error();
   if (packed == 0) return "unknown error";
+  if (ERR_GET_LIB(packed) == ERR_LIB_SYS) return std::strerror(ERR_GET_REASON(packed));
   const char* reason = ERR_reason_error_string(packed);
   std::string text = reason ? reason : "unknown error";
-  for (char& c : text) c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : text) {
+    c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return text;
 }
 

@@ -4,7 +4,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <iostream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -418,6 +417,7 @@ TEST(TlsContextTest, MakeServerErrors) {
   error.clear();
   EXPECT_FALSE(TlsContext::makeServer({{dir.file("missing.pem"), dir.file("key.pem"), {}}}, &error));
   EXPECT_NE(error.find(dir.file("missing.pem")), std::string::npos) << error;
+  EXPECT_NE(error.find("No such file"), std::string::npos) << error;
 
   TestPki a = makeTestPki({"a.example"});
   TestPki b = makeTestPki({"b.example"});
@@ -432,12 +432,12 @@ TEST(TlsContextTest, MakeServerErrors) {
   error.clear();
   EXPECT_FALSE(TlsContext::makeServer({{dir.file("a.crt"), dir.file("junk.key"), {}}}, &error));
   EXPECT_NE(error.find(dir.file("junk.key")), std::string::npos) << error;
+  EXPECT_NE(error.find("no start line"), std::string::npos) << error;
 
   error.clear();
   EXPECT_FALSE(TlsContext::makeServer({{dir.file("a.crt"), dir.file("b.key"), {}}}, &error));
   EXPECT_NE(error.find("does not match"), std::string::npos) << error;
   EXPECT_NE(error.find(dir.file("b.key")), std::string::npos) << error;
-  std::cout << "mismatch error: " << error << "\n";
 }
 
 TEST(TlsContextTest, MakeClientErrors) {
