@@ -1,0 +1,46 @@
+#include "bridge/imap_client/imap_response.h"
+
+#include <charconv>
+
+namespace mailgate {
+
+bool asciiIEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
+    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string asciiUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+bool ImapValue::isAtom(std::string_view name) const {
+  return kind == Kind::Atom && asciiIEquals(text, name);
+}
+
+std::optional<uint64_t> ImapValue::number() const {
+  if (kind != Kind::Atom || text.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+const ImapValue* ImapResponse::fetchItem(std::string_view item) const {
+  if (values.empty() || values[0].kind != ImapValue::Kind::List) return nullptr;
+  const auto& items = values[0].list;
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    if (items[i].isAtom(item)) return &items[i + 1];
+  }
+  return nullptr;
+}
+
+}  // namespace mailgate
