@@ -265,8 +265,11 @@ void ImapBackendLogin::advance() {
     return sendCommand("STARTTLS", State::StartTls);
   }
   if (params_.clientIp == ClientIpForwarding::ImapId && !idDone_) {
-    const std::string ip = keepOnly(params_.clientAddress, ipChar);
-    const std::string local = keepOnly(params_.localAddress, ipChar);
+    // An address with a foreign character is dropped whole rather than
+    // filtered into some other, valid-looking address.
+    auto address = [](const std::string& a) { return keepOnly(a, ipChar) == a ? a : std::string(); };
+    const std::string ip = address(params_.clientAddress);
+    const std::string local = address(params_.localAddress);
     return sendCommand("ID (\"x-originating-ip\" \"" + ip + "\" \"x-originating-port\" \"" +
                            std::to_string(params_.clientPort) + "\" \"x-connected-ip\" \"" + local +
                            "\" \"x-connected-port\" \"" + std::to_string(params_.localPort) +
