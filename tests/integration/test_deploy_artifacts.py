@@ -659,21 +659,33 @@ def _shipped_configs():
             "deploy/docker/mailgate.json": json.loads(DOCKER_CONFIG.read_text())}
 
 
+def _invalid_variant(cfg):
+    cfg = copy.deepcopy(cfg)
+    cfg["listeners"][1]["tls"] = "sometimes"
+    return cfg, "$.listeners[1].tls"
+
+
+def test_check_config_rejects_an_invalid_config_with_json_paths(tmp_path):
+    """The contract: non-zero exit and the JSON path of the error. (Also what keeps
+    the next test from passing against a binary that accepts anything.)"""
+    cfg, path = _invalid_variant(_with_local_certs(_shipped_configs()["helm values.config"], tmp_path))
+    r = _check_config(cfg, tmp_path, "bad.json")
+    assert r.returncode != 0, "--check-config accepted listeners[1].tls = 'sometimes'"
+    assert path in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("which", ["helm values.config", "deploy/docker/mailgate.json"])
 def test_shipped_config_passes_check_config(which, tmp_path):
     cfg = _shipped_configs()[which]
     assert isinstance(cfg.get("drain_timeout_s"), int)
     assert cfg["admin"]["address"] == "0.0.0.0:9925"
-    r = _check_config(_with_local_certs(cfg, tmp_path), tmp_path)
+    local = _with_local_certs(cfg, tmp_path)
+    r = _check_config(local, tmp_path)
     assert r.returncode == 0, f"{which}: --check-config failed:\n{r.stdout}{r.stderr}"
-
-
-def test_check_config_rejects_an_invalid_config_with_json_paths(tmp_path):
-    cfg = _with_local_certs(_shipped_configs()["helm values.config"], tmp_path)
-    cfg["listeners"][1]["tls"] = "sometimes"
-    r = _check_config(cfg, tmp_path, "bad.json")
-    assert r.returncode != 0, "--check-config accepted listeners[1].tls = 'sometimes'"
-    assert "$.listeners[1].tls" in r.stdout + r.stderr, r.stdout + r.stderr
+    bad, path = _invalid_variant(local)
+    r = _check_config(bad, tmp_path, "bad.json")
+    assert r.returncode != 0 and path in r.stdout + r.stderr, \
+        f"the binary does not validate (accepted a bad {path}), so the pass above means nothing"
 
 
 # --------------------------------------------------------------------------
@@ -869,4 +881,32 @@ def test_alert_rules_unit_tests_pass_promtool():
     tests = ROOT / "dashboards" / "alerts_test.yml"
     r = subprocess.run([promtool, "test", "rules", str(tests)], cwd=tests.parent,
                        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _dashboard_exprs():
+    d = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in _panels(d) for t in p.get("targets", [])]
+    exprs += [a["expr"] for a in d["annotations"]["list"] if a.get("expr")]
+    return exprs
+
+
+def _grafana_to_promql(expr):
+    for var, repl in (("$__rate_interval", "5m"), ("$__interval", "1m"), ("$__range", "1h")):
+        expr = expr.replace(var, repl)
+    return re.sub(r"\$\{?[A-Za-z_]+\}?", ".*", expr)
+
+
+def test_dashboard_expressions_are_valid_promql(tmp_path):
+    """Every panel/annotation query parses (promtool, as recording rules after
+    substituting Grafana's variables)."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:expr{i}", "expr": _grafana_to_promql(e)}
+        for i, e in enumerate(_dashboard_exprs())]}]}
+    f = tmp_path / "dashboard_rules.yml"
+    f.write_text(yaml.safe_dump(rules))
+    r = subprocess.run([promtool, "check", "rules", str(f)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
