@@ -1,0 +1,36 @@
+#include "config/unbuilt_features.h"
+
+#include "config/json_reader.h"
+
+namespace mailgate {
+
+namespace {
+
+struct UnbuiltFeature {
+  std::string_view id;
+  std::string_view message;
+};
+
+// THE table: delete a row when its feature works.
+constexpr UnbuiltFeature kUnbuiltFeatures[] = {
+    {"route.type.map", "route type \"map\" is accepted but not implemented yet; logins on this route will fail"},
+    {"route.type.http", "route type \"http\" is accepted but not implemented yet; logins on this route will fail"},
+    {"pool.health", "pool health checks are not implemented yet; \"health\" is ignored"},
+    {"pool.client_ip.proxy-v2", "client_ip \"proxy-v2\" is not implemented yet; the client IP is not forwarded"},
+    {"listener.proxy_protocol", "proxy_protocol is not implemented yet; a PROXY header from the load balancer will be treated as a bad command"},
+};
+
+}  // namespace
+
+bool isUnbuiltFeature(std::string_view feature) {
+  for (const auto& f : kUnbuiltFeatures)
+    if (f.id == feature) return true;
+  return false;
+}
+
+void noteUnbuiltFeature(ConfigIssues& issues, const std::string& path, std::string_view feature) {
+  for (const auto& f : kUnbuiltFeatures)
+    if (f.id == feature) issues.warning(path, std::string(f.message));
+}
+
+}  // namespace mailgate
