@@ -219,3 +219,28 @@ TEST(CommitPlan, SplitsHugeSets) {
 
 }  // namespace
 }  // namespace mailgate
+
+#include "bridge/view/imap_date.h"
+
+namespace mailgate {
+namespace {
+
+TEST(ImapDate, Parses) {
+  EXPECT_EQ(parseImapDateTime("01-Jan-1970 00:00:00 +0000"), 0);
+  EXPECT_EQ(parseImapDateTime("17-Jul-1996 02:44:25 -0700"), 837596665);
+  EXPECT_EQ(parseImapDateTime(" 7-jul-1996 02:44:25 +0000"), parseImapDateTime("07-Jul-1996 02:44:25 +0000"));
+  EXPECT_EQ(parseImapDateTime("22-Nov-2026 07:51:03 +0100"), 1795330263);
+  EXPECT_FALSE(parseImapDateTime(""));
+  EXPECT_FALSE(parseImapDateTime("17-Jux-1996 02:44:25 -0700"));
+  EXPECT_FALSE(parseImapDateTime("17-Jul-1996 02:44:25"));
+  EXPECT_FALSE(parseImapDateTime("17-Jul-1996 25:44:25 +0000"));
+  EXPECT_FALSE(parseImapDateTime("17-Jul-1996 02:44:25 +0000x"));
+}
+
+TEST(ImapDate, AgeWindow) {
+  EXPECT_TRUE(withinAgeWindow(1000000, 1000000 + 86400 * 3, 3));
+  EXPECT_FALSE(withinAgeWindow(999999, 1000000 + 86400 * 3, 3));
+}
+
+}  // namespace
+}  // namespace mailgate

@@ -1,0 +1,524 @@
+#include "bridge/imap_client/imap_client.h"
+
+#include "proxy/session/sasl.h"
+
+namespace mailgate {
+namespace {
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// ID values are ours (addresses, ports, a session id), but never trust a
+// string into a protocol line: keep only what an address or id can contain.
+std::string sanitizeIdValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+        c == ':' || c == '-' || c == '_' || c == '%')
+      out.push_back(c);
+    if (out.size() >= 128) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* imapStatusName(ImapResult::Status s) {
+  switch (s) {
+    case ImapResult::Status::Ok: return "OK";
+    case ImapResult::Status::No: return "NO";
+    case ImapResult::Status::Bad: return "BAD";
+    case ImapResult::Status::Disconnected: return "disconnected";
+  }
+  return "?";
+}
+
+bool imapQuotable(std::string_view text) {
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u == 0 || u == '\r' || u == '\n' || u >= 0x80) return false;
+  }
+  return true;
+}
+
+class ImapClient::ParserSink : public ImapResponseHandler {
+ public:
+  explicit ParserSink(ImapClient& c) : c_(c) {}
+  void onResponse(ImapResponse&& r) override { c_.onResponse(std::move(r)); }
+  void onLiteralBegin(const ImapResponse& p, std::string_view k, uint64_t s) override { c_.onLiteralBegin(p, k, s); }
+  void onLiteralData(std::string_view chunk) override { c_.onLiteralData(chunk); }
+  void onLiteralEnd() override { c_.onLiteralEnd(); }
+
+ private:
+  ImapClient& c_;
+};
+
+ImapClient::ImapClient(uv_loop_t* loop, ImapClientOptions options, Events events)
+    : loop_(loop), options_(std::move(options)), events_(std::move(events)), timer_(loop) {
+  sink_ = std::make_unique<ParserSink>(*this);
+  parser_ = std::make_unique<ImapResponseParser>(*sink_);
+}
+
+ImapClient::~ImapClient() {
+  *alive_ = false;
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+}
+
+void ImapClient::connect() {
+  if (state_ != State::Idle) return;
+  state_ = State::Connecting;
+  conn_ = Connection::connect(loop_, options_.host, options_.port, this);
+  if (options_.connectTimeoutMs > 0) {
+    timer_.start(options_.connectTimeoutMs, [this] {
+      if (state_ != State::Ready && state_ != State::Closed) disconnect("backend connect/greeting timed out", true);
+    });
+  }
+}
+
+void ImapClient::onConnected() {
+  conn_->startReading();
+  if (options_.tls == TlsMode::Implicit) {
+    if (!options_.tlsContext) {
+      readyFailed("implicit TLS configured without a TLS context");
+      return;
+    }
+    state_ = State::Handshake;
+    conn_->startClientTls(options_.tlsContext, options_.tlsServerName);
+  } else {
+    state_ = State::Greeting;
+  }
+}
+
+void ImapClient::onTlsEstablished() {
+  if (state_ != State::Handshake && state_ != State::StartTls) return;
+  if (state_ == State::Handshake) {
+    state_ = State::Greeting;  // implicit TLS: the greeting comes now
+    return;
+  }
+  // RFC 9051 §6.2.1: capabilities learned before TLS must be discarded.
+  caps_.clear();
+  state_ = State::Ready;  // commands may flow; refreshCapabilities below
+  refreshCapabilities([this](ImapResult r) {
+    if (!r.ok()) {
+      readyFailed(std::string("CAPABILITY after STARTTLS failed: ") + imapStatusName(r.status));
+      return;
+    }
+    becomeReady();
+  });
+}
+
+void ImapClient::onData(std::string_view plaintext) {
+  if (state_ == State::Closed) return;
+  const bool ok = parser_->feed(plaintext);
+  if (resetParser_) {
+    resetParser_ = false;
+    parser_ = std::make_unique<ImapResponseParser>(*sink_);
+    return;
+  }
+  if (!ok) {
+    if (state_ != State::Closed) protocolError("unparsable backend response: " + parser_->error());
+    return;
+  }
+  if (state_ != State::Closed) armTimer();
+}
+
+void ImapClient::onClosed(CloseReason reason, std::string_view detail) {
+  conn_ = nullptr;  // the Connection is closing itself
+  disconnect(std::string(closeReasonName(reason)) + ": " + std::string(detail), true);
+}
+
+void ImapClient::armTimer() {
+  if (state_ != State::Ready) return;
+  if (pending_.empty() || paused_ || options_.responseTimeoutMs == 0) {
+    timer_.stop();
+    return;
+  }
+  timer_.start(options_.responseTimeoutMs, [this] {
+    if (state_ == State::Ready && !pending_.empty() && !paused_) disconnect("backend response timed out", true);
+  });
+}
+
+void ImapClient::onResponse(ImapResponse&& r) {
+  if (state_ == State::Closed) return;
+  if (state_ == State::StartTls) return;  // plaintext behind the STARTTLS OK: dropped
+  if (state_ == State::Greeting) {
+    handleGreeting(std::move(r));
+    return;
+  }
+  if (state_ == State::Connecting || state_ == State::Handshake || state_ == State::Idle) {
+    protocolError("backend spoke before the greeting");
+    return;
+  }
+  switch (r.kind) {
+    case ImapResponse::Kind::Untagged: {
+      if (events_.onUntagged) {
+        events_.onUntagged(r);
+        if (state_ == State::Closed) return;
+      }
+      if (r.name == "CAPABILITY") {
+        caps_.clear();
+        for (const ImapValue& v : r.values)
+          if (v.kind == ImapValue::Kind::Atom) caps_.insert(asciiUpper(v.text));
+      } else if (r.status && r.code == "CAPABILITY") {
+        setCapabilities(r.codeData);
+      }
+      if (Pending* p = oldest()) p->untagged.push_back(std::move(r));
+      return;
+    }
+    case ImapResponse::Kind::Continuation: {
+      Pending* p = oldest();
+      if (!p || !p->hooks.onContinuation) {
+        protocolError("unexpected continuation request");
+        return;
+      }
+      std::string line = p->hooks.onContinuation(r.text);
+      if (state_ == State::Closed || !conn_) return;
+      line += "\r\n";
+      conn_->write(line);
+      return;
+    }
+    case ImapResponse::Kind::Tagged: {
+      auto it = pending_.begin();
+      while (it != pending_.end() && it->tag != r.tag) ++it;
+      if (it == pending_.end()) {
+        protocolError("tagged answer for an unknown command");
+        return;
+      }
+      // RFC 9051 §7.1: the tagged OK of LOGIN/AUTHENTICATE may carry the new
+      // capabilities.
+      if (r.code == "CAPABILITY") setCapabilities(r.codeData);
+      Pending done = std::move(*it);
+      pending_.erase(it);
+      ImapResult result;
+      result.status = r.name == "OK" ? ImapResult::Status::Ok
+                      : r.name == "NO" ? ImapResult::Status::No
+                                       : ImapResult::Status::Bad;
+      result.code = std::move(r.code);
+      result.codeData = std::move(r.codeData);
+      result.text = std::move(r.text);
+      result.untagged = std::move(done.untagged);
+      armTimer();
+      if (done.done) done.done(std::move(result));
+      return;
+    }
+  }
+}
+
+void ImapClient::onLiteralBegin(const ImapResponse& partial, std::string_view key, uint64_t size) {
+  if (state_ != State::Ready) return;
+  if (Pending* p = oldest(); p && p->hooks.onLiteralBegin) p->hooks.onLiteralBegin(partial, key, size);
+}
+
+void ImapClient::onLiteralData(std::string_view chunk) {
+  if (state_ != State::Ready) return;
+  if (Pending* p = oldest(); p && p->hooks.onLiteralData) p->hooks.onLiteralData(chunk);
+}
+
+void ImapClient::onLiteralEnd() {
+  if (state_ != State::Ready) return;
+  if (Pending* p = oldest(); p && p->hooks.onLiteralEnd) p->hooks.onLiteralEnd();
+}
+
+void ImapClient::handleGreeting(ImapResponse&& r) {
+  // RFC 9051 §7.1: greeting is OK, PREAUTH or BYE. PREAUTH would mean we act
+  // as somebody we did not log in as: refuse.
+  if (r.kind != ImapResponse::Kind::Untagged || !r.status) {
+    readyFailed("backend sent no IMAP greeting");
+    return;
+  }
+  if (r.name != "OK") {
+    readyFailed("backend greeting was " + r.name + (r.text.empty() ? "" : ": " + r.text));
+    return;
+  }
+  greetingText_ = r.text;
+  if (r.code == "CAPABILITY") setCapabilities(r.codeData);
+  afterGreeting();
+}
+
+void ImapClient::afterGreeting() {
+  state_ = State::Ready;  // lets send() run; readiness is reported below
+  auto afterCaps = [this] {
+    if (options_.tls != TlsMode::StartTls) {
+      becomeReady();
+      return;
+    }
+    if (!hasCapability("STARTTLS")) {
+      readyFailed("backend does not offer STARTTLS");
+      return;
+    }
+    if (!options_.tlsContext) {
+      readyFailed("STARTTLS configured without a TLS context");
+      return;
+    }
+    send("STARTTLS", [this](ImapResult r) {
+      if (!r.ok()) {
+        readyFailed("STARTTLS refused: " + r.text);
+        return;
+      }
+      // RFC 9051 §6.2.1 / RFC 2595 §3.1: nothing the server sent after the
+      // OK (in the same read) may survive the upgrade.
+      // The parser is on the stack here; it is replaced after feed() returns.
+      resetParser_ = true;
+      state_ = State::StartTls;
+      conn_->startClientTls(options_.tlsContext, options_.tlsServerName);
+    });
+  };
+  if (!caps_.empty()) {
+    afterCaps();
+    return;
+  }
+  refreshCapabilities([this, afterCaps](ImapResult r) {
+    if (!r.ok()) {
+      readyFailed(std::string("CAPABILITY failed: ") + imapStatusName(r.status));
+      return;
+    }
+    afterCaps();
+  });
+}
+
+void ImapClient::becomeReady() {
+  timer_.stop();
+  if (readyReported_) return;
+  readyReported_ = true;
+  if (events_.onReady) events_.onReady(true, "");
+}
+
+void ImapClient::readyFailed(std::string error) {
+  if (readyReported_) {
+    disconnect(error, true);
+    return;
+  }
+  readyReported_ = true;
+  disconnect(error, false);
+  if (events_.onReady) events_.onReady(false, std::move(error));
+}
+
+void ImapClient::protocolError(std::string why) {
+  if (!readyReported_) {
+    readyFailed(std::move(why));
+    return;
+  }
+  disconnect(std::move(why), true);
+}
+
+void ImapClient::disconnect(std::string reason, bool notify) {
+  if (state_ == State::Closed) return;
+  const bool wasReady = readyReported_;
+  state_ = State::Closed;
+  timer_.stop();
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+  // Complete everything, oldest first. A callback may send() more: those are
+  // queued for a later turn by send() itself.
+  std::deque<Pending> pending;
+  pending.swap(pending_);
+  std::weak_ptr<bool> alive = alive_;
+  for (Pending& p : pending) {
+    if (alive.expired() || !*alive.lock()) return;
+    ImapResult r;
+    r.status = ImapResult::Status::Disconnected;
+    r.text = reason;
+    r.untagged = std::move(p.untagged);
+    if (p.done) p.done(std::move(r));
+  }
+  if (!readyReported_) {
+    // Failure before ready: report it through onReady.
+    readyReported_ = true;
+    if (notify && events_.onReady) events_.onReady(false, reason);
+    return;
+  }
+  if (notify && wasReady && events_.onDisconnected) events_.onDisconnected(reason);
+}
+
+void ImapClient::completeAllLater() {
+  if (pending_.empty()) return;
+  auto pending = std::make_shared<std::deque<Pending>>();
+  pending->swap(pending_);
+  std::weak_ptr<bool> alive = alive_;
+  deferToNextTick(loop_, [pending, alive] {
+    for (Pending& p : *pending) {
+      auto a = alive.lock();
+      if (!a || !*a) return;
+      ImapResult r;
+      r.status = ImapResult::Status::Disconnected;
+      r.text = "connection closed";
+      if (p.done) p.done(std::move(r));
+    }
+  });
+}
+
+void ImapClient::send(std::string command, Done done, Hooks hooks) {
+  if (state_ != State::Ready || !conn_) {
+    std::weak_ptr<bool> alive = alive_;
+    deferToNextTick(loop_, [alive, done = std::move(done)] {
+      auto a = alive.lock();
+      if (!a || !*a || !done) return;
+      ImapResult r;
+      r.status = ImapResult::Status::Disconnected;
+      r.text = "not connected";
+      done(std::move(r));
+    });
+    return;
+  }
+  Pending p;
+  p.tag = "b" + std::to_string(nextTag_++);
+  p.done = std::move(done);
+  p.hooks = std::move(hooks);
+  std::string line = p.tag + " " + command + "\r\n";
+  pending_.push_back(std::move(p));
+  conn_->write(line);
+  armTimer();
+}
+
+void ImapClient::setCapabilities(std::string_view list) {
+  caps_.clear();
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t end = list.find(' ', pos);
+    if (end == std::string_view::npos) end = list.size();
+    if (end > pos) caps_.insert(asciiUpper(list.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+}
+
+bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(asciiUpper(name)) > 0; }
+
+void ImapClient::refreshCapabilities(Done done) { send("CAPABILITY", std::move(done)); }
+
+void ImapClient::login(const Credentials& c, Done done) {
+  auto refuse = [this, &done](std::string why) {
+    std::weak_ptr<bool> alive = alive_;
+    deferToNextTick(loop_, [alive, done = std::move(done), why = std::move(why)] {
+      auto a = alive.lock();
+      if (!a || !*a || !done) return;
+      ImapResult r;
+      r.status = ImapResult::Status::No;
+      r.text = why;
+      done(std::move(r));
+    });
+  };
+  if (hasCapability("LOGINDISABLED")) {
+    refuse("backend refuses plaintext login (LOGINDISABLED)");
+    return;
+  }
+  const bool saslIr = hasCapability("SASL-IR");  // RFC 4959
+  auto authenticate = [&](const char* mech, std::string raw) {
+    std::string b64 = sasl::base64Encode(raw);
+    if (b64.empty()) b64 = "=";  // RFC 4959 §3: empty initial response
+    Hooks hooks;
+    if (saslIr) {
+      // A continuation after the initial response carries an error (XOAUTH2
+      // sends a JSON status): answer with an empty response to get the NO.
+      hooks.onContinuation = [](std::string_view) { return std::string(); };
+      send(std::string("AUTHENTICATE ") + mech + " " + b64, std::move(done), std::move(hooks));
+    } else {
+      auto first = std::make_shared<bool>(true);
+      hooks.onContinuation = [first, b64](std::string_view) {
+        if (*first) {
+          *first = false;
+          return b64;
+        }
+        return std::string();
+      };
+      send(std::string("AUTHENTICATE ") + mech, std::move(done), std::move(hooks));
+    }
+  };
+  switch (c.mechanism) {
+    case Credentials::Mechanism::XOAuth2:
+    case Credentials::Mechanism::OAuthBearer: {
+      const char* mech = sasl::saslName(c.mechanism);
+      if (!hasCapability(std::string("AUTH=") + mech)) {
+        refuse(std::string("backend does not offer AUTH=") + mech);
+        return;
+      }
+      authenticate(mech, c.secret);
+      return;
+    }
+    case Credentials::Mechanism::Password:
+      break;
+  }
+  if (hasCapability("AUTH=PLAIN")) {
+    authenticate("PLAIN", sasl::encodePlain(c));
+    return;
+  }
+  if (!c.authzid.empty()) {
+    refuse("an authorization identity needs AUTH=PLAIN on the backend");
+    return;
+  }
+  if (imapQuotable(c.user) && imapQuotable(c.secret)) {
+    send("LOGIN " + quote(c.user) + " " + quote(c.secret), std::move(done));
+    return;
+  }
+  if (hasCapability("LITERAL+") && c.user.find_first_of(std::string("\r\n\0", 3)) == std::string::npos) {
+    // RFC 7888: non-synchronizing literals need no round trip.
+    send("LOGIN {" + std::to_string(c.user.size()) + "+}\r\n" + c.user + " {" + std::to_string(c.secret.size()) +
+             "+}\r\n" + c.secret,
+         std::move(done));
+    return;
+  }
+  refuse("credentials cannot be sent with LOGIN to this backend");
+}
+
+void ImapClient::sendId(const Endpoint& peer, const Endpoint& local, std::string_view sessionId, Done done) {
+  // Dovecot's names (login_trusted_networks): x-originating-ip/-port,
+  // x-connected-ip/-port, x-session-id (RFC 2971 ID).
+  std::string cmd = "ID (\"x-originating-ip\" " + quote(sanitizeIdValue(peer.address)) +
+                    " \"x-originating-port\" \"" + std::to_string(peer.port) + "\"";
+  if (!local.address.empty()) {
+    cmd += " \"x-connected-ip\" " + quote(sanitizeIdValue(local.address)) + " \"x-connected-port\" \"" +
+           std::to_string(local.port) + "\"";
+  }
+  if (!sessionId.empty()) cmd += " \"x-session-id\" " + quote(sanitizeIdValue(sessionId));
+  cmd += ")";
+  send(std::move(cmd), std::move(done));
+}
+
+void ImapClient::pauseReading() {
+  paused_ = true;
+  if (conn_) conn_->pauseReading();
+  armTimer();
+}
+
+void ImapClient::resumeReading() {
+  paused_ = false;
+  if (conn_) conn_->resumeReading();
+  armTimer();
+}
+
+void ImapClient::logoutAndClose() {
+  if (state_ == State::Closed) return;
+  const bool ready = state_ == State::Ready;
+  state_ = State::Closed;
+  timer_.stop();
+  if (conn_) {
+    if (ready) conn_->write("b" + std::to_string(nextTag_++) + " LOGOUT\r\n");
+    conn_->close();
+    conn_ = nullptr;
+  }
+  completeAllLater();
+}
+
+void ImapClient::abort() {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  timer_.stop();
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+  completeAllLater();
+}
+
+}  // namespace mailgate

@@ -1,0 +1,191 @@
+#pragma once
+// An asynchronous IMAP client over one Connection (RFC 9051; RFC 3501 servers
+// too). Commands are tagged and may be pipelined; untagged data is routed to
+// the oldest command still pending (the one that caused it, for the
+// one-command-at-a-time use the bridge makes), and every response is also
+// shown to an observer (EXPUNGE, EXISTS, BYE arrive unasked).
+//
+// The promise Dovecot's imapc makes, and so do we: EVERY command's completion
+// callback runs exactly once, with Ok, No, Bad or Disconnected. When the
+// connection is lost, all pending commands complete as Disconnected, in the
+// order they were sent. A command sent after the loss completes as
+// Disconnected on a later loop turn (never on the sender's stack).
+// The one exception: destroying the ImapClient drops pending callbacks (the
+// owner is going away; calling into it would be calling into a dead object).
+//
+// Lifetime: the ImapClient owns its Connection (libuv rules: the Connection
+// frees itself after close()/abort()). It must not be destroyed on the stack
+// of one of its own callbacks; its owner defers destruction to a later turn.
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bridge/imap_client/imap_response.h"
+#include "bridge/imap_client/imap_response_parser.h"
+#include "config/config.h"
+#include "proxy/net/connection.h"
+#include "proxy/net/timer.h"
+#include "proxy/session/credentials.h"
+
+namespace mailgate {
+
+class TlsContext;
+
+struct ImapClientOptions {
+  std::string host;                        // numeric IP
+  uint16_t port = 143;
+  TlsMode tls = TlsMode::None;             // StartTls: RFC 9051 §6.2.1, fail closed
+  std::shared_ptr<TlsContext> tlsContext;  // client context for StartTls/Implicit
+  std::string tlsServerName;               // SNI and the name to verify
+  uint32_t connectTimeoutMs = 5000;        // TCP connect + TLS + greeting
+  // A command that sees no byte from the server for this long drops the
+  // connection (all pending commands complete as Disconnected). Not counted
+  // while reading is paused for backpressure. 0 = never.
+  uint32_t responseTimeoutMs = 30000;
+};
+
+struct ImapResult {
+  enum class Status { Ok, No, Bad, Disconnected };
+  Status status = Status::Disconnected;
+  std::string code;       // response code of the tagged answer, e.g. "READ-WRITE"
+  std::string codeData;
+  std::string text;
+  std::vector<ImapResponse> untagged;  // data that arrived while this command was oldest
+
+  bool ok() const { return status == Status::Ok; }
+};
+
+const char* imapStatusName(ImapResult::Status s);
+
+class ImapClient : private ConnectionHandler {
+ public:
+  using Done = std::function<void(ImapResult)>;
+
+  // Optional per-command hooks for streamed body literals (see
+  // ImapResponseParser) and continuation requests ("+ ...").
+  struct Hooks {
+    std::function<void(const ImapResponse& partial, std::string_view key, uint64_t size)> onLiteralBegin;
+    std::function<void(std::string_view chunk)> onLiteralData;
+    std::function<void()> onLiteralEnd;
+    // Return the line to send (without CRLF) in answer to "+ text".
+    std::function<std::string(std::string_view text)> onContinuation;
+  };
+
+  struct Events {
+    // Connected, TLS done as configured, greeting OK and capabilities known;
+    // or failed (`error` says why). Runs once.
+    std::function<void(bool ok, std::string error)> onReady;
+    // After a successful onReady: the connection is gone. Runs at most once,
+    // after the pending commands have completed as Disconnected.
+    std::function<void(std::string reason)> onDisconnected;
+    // Every untagged response, before it is routed to a command.
+    std::function<void(const ImapResponse&)> onUntagged;
+  };
+
+  ImapClient(uv_loop_t* loop, ImapClientOptions options, Events events);
+  ~ImapClient() override;
+  ImapClient(const ImapClient&) = delete;
+  ImapClient& operator=(const ImapClient&) = delete;
+
+  void connect();
+
+  // Sends "<tag> <command>\r\n". `command` must not contain CR or LF (except
+  // within LITERAL+ literals the caller formats itself).
+  void send(std::string command, Done done, Hooks hooks = {});
+
+  // RFC 9051 §6.2: logs in with the client's credentials. Chooses
+  // AUTHENTICATE PLAIN (SASL-IR when offered), XOAUTH2/OAUTHBEARER for
+  // tokens, or LOGIN with quoted strings; refuses (No) what it cannot send
+  // safely, and refuses when the server advertises LOGINDISABLED.
+  void login(const Credentials& credentials, Done done);
+
+  // RFC 2971 ID with the client's address, for Dovecot's
+  // login_trusted_networks ("x-originating-ip"). Values are sanitized.
+  void sendId(const Endpoint& clientPeer, const Endpoint& clientLocal, std::string_view sessionId, Done done);
+
+  // Re-reads capabilities (after login they may change). Done runs after they
+  // are updated.
+  void refreshCapabilities(Done done);
+
+  bool hasCapability(std::string_view name) const;  // case-insensitive
+  const std::set<std::string>& capabilities() const { return caps_; }
+
+  // Backpressure: stop reading from the server while the consumer is full.
+  void pauseReading();
+  void resumeReading();
+
+  // Sends LOGOUT (if connected) and closes after flushing. Pending commands
+  // complete as Disconnected on a later loop turn; onDisconnected does not run.
+  void logoutAndClose();
+  // Closes at once; same completion rules.
+  void abort();
+
+  bool connected() const { return state_ == State::Ready; }
+  size_t pendingCommands() const { return pending_.size(); }
+  const std::string& greeting() const { return greetingText_; }
+
+ private:
+  enum class State { Idle, Connecting, Greeting, StartTls, Handshake, Ready, Closed };
+
+  struct Pending {
+    std::string tag;
+    Done done;
+    Hooks hooks;
+    std::vector<ImapResponse> untagged;
+  };
+
+  class ParserSink;
+  friend class ParserSink;
+
+  // ConnectionHandler
+  void onConnected() override;
+  void onData(std::string_view plaintext) override;
+  void onTlsEstablished() override;
+  void onClosed(CloseReason reason, std::string_view detail) override;
+
+  void onResponse(ImapResponse&& r);
+  void onLiteralBegin(const ImapResponse& partial, std::string_view key, uint64_t size);
+  void onLiteralData(std::string_view chunk);
+  void onLiteralEnd();
+
+  void handleGreeting(ImapResponse&& r);
+  void afterGreeting();
+  void becomeReady();
+  void readyFailed(std::string error);
+  void protocolError(std::string why);
+  void disconnect(std::string reason, bool notify);
+  void completeAllLater();
+  void setCapabilities(std::string_view list);
+  void armTimer();
+  Pending* oldest() { return pending_.empty() ? nullptr : &pending_.front(); }
+
+  uv_loop_t* loop_;
+  ImapClientOptions options_;
+  Events events_;
+  State state_ = State::Idle;
+  Connection* conn_ = nullptr;
+  std::unique_ptr<ParserSink> sink_;
+  std::unique_ptr<ImapResponseParser> parser_;
+  std::deque<Pending> pending_;
+  uint64_t nextTag_ = 1;
+  std::set<std::string> caps_;
+  std::string greetingText_;
+  bool readyReported_ = false;
+  bool paused_ = false;
+  bool resetParser_ = false;
+  Timer timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// RFC 9051 §4.3: a quoted string, or nullopt-equivalent "" flag when the text
+// cannot be quoted (CR, LF, NUL or 8-bit octets).
+bool imapQuotable(std::string_view text);
+
+}  // namespace mailgate
