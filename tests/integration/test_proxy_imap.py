@@ -134,7 +134,10 @@ def test_starttls_injection_discarded(mailgate, certs):
         time.sleep(0.3)   # let a buggy server answer b before we upgrade
         r.buf += r.read_available(0.2)
         assert r.buf == b"", "cleartext after STARTTLS OK: %r" % r.buf
-        r.upgrade(certs)
+        try:
+            r.upgrade(certs)
+        except (OSError, EOFError) as e:   # contract: discard the plaintext, keep serving
+            pytest.fail("TLS handshake after pipelined STARTTLS failed: %r" % e)
         injected = r.read_available(0.7)
         assert injected == b"", "server answered the injected command: %r" % injected
         r.send(b"c NOOP\r\n")
@@ -213,7 +216,7 @@ def test_overlong_line_rejected_parallel_client_served(mailgate, certs):
         try:
             answer = r.readline()
             assert b"BAD" in answer or answer.startswith(b"* BYE"), answer
-        except (EOFError, ConnectionError):
+        except (EOFError, OSError):
             pass        # closing after an error line was read also counts as an answer
         assert good.login(ALICE, USERS[ALICE])[0] == "OK"
         assert good.select("INBOX", readonly=True)[0] == "OK"

@@ -83,7 +83,10 @@ def test_stls_injection_discarded(mailgate, certs):
         assert r.readline().startswith(b"+OK")
         r.buf += r.read_available(0.3)
         assert r.buf == b"", "cleartext after STLS +OK: %r" % r.buf
-        r.upgrade(certs)
+        try:
+            r.upgrade(certs)
+        except (OSError, EOFError) as e:   # contract: discard the plaintext, keep serving
+            pytest.fail("TLS handshake after pipelined STARTTLS failed: %r" % e)
         injected = r.read_available(0.7)
         assert injected == b"", "server answered the injected CAPA: %r" % injected
         r.send(b"QUIT\r\n")
@@ -140,7 +143,7 @@ def test_overlong_line_and_garbage(mailgate, certs):
         r.send(b"USER " + b"x" * 100_000 + b"\r\n")
         try:
             assert r.readline().startswith(b"-ERR")
-        except (EOFError, ConnectionError):
+        except (EOFError, OSError):
             pass
     with RawClient.connect(mailgate, "pop3s", certs) as r:
         r.readline()

@@ -92,7 +92,10 @@ def test_starttls_injection_discarded(mailgate, certs):
         assert r.read_smtp_reply()[-1].startswith(b"220")
         r.buf += r.read_available(0.3)
         assert r.buf == b"", "cleartext after STARTTLS 220: %r" % r.buf
-        r.upgrade(certs)
+        try:
+            r.upgrade(certs)
+        except (OSError, EOFError) as e:   # contract: discard the plaintext, keep serving
+            pytest.fail("TLS handshake after pipelined STARTTLS failed: %r" % e)
         injected = r.read_available(0.7)
         assert injected == b"", "server answered the injected NOOP: %r" % injected
         r.send(b"EHLO client.test\r\n")
@@ -139,10 +142,10 @@ def test_bad_input_parallel_client_served(mailgate, dovecot, certs):
         closed = False
         try:
             r.send(b"EHLO " + b"x" * 100_000 + b"\r\n")
-            assert r.read_smtp_reply()[-1][:1] == b"5"
+            assert r.read_smtp_reply()[-1][:1] in (b"4", b"5")
             for _ in range(50):
                 r.send(b"FROB\r\n")
-                assert r.read_smtp_reply()[-1][:1] == b"5"
+                assert r.read_smtp_reply()[-1][:1] in (b"4", b"5")
         except (EOFError, ConnectionError, OSError):
             closed = True
         assert closed, "SMTP connection survived 50 bad commands"
