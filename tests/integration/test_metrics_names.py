@@ -27,7 +27,7 @@ import pytest
 
 from harness import USERS, clients
 from harness.config import listener
-from harness.util import closed_port
+from harness.util import closed_port, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboards" / "mailgate.json"
@@ -125,7 +125,6 @@ def _with_metric_traffic_config(cfg, tmp):
     cfg["routes"]["usermap"] = {"type": "map", "file": str(usermap)}
     base = listener(cfg, "imaps")
     host = base["address"].rsplit(":", 1)[0]
-    from harness.util import free_port
     for name, route, extra in (("imaps-dead", "dead", {}), ("imaps-map", "usermap", {})):
         cfg["listeners"].append(dict(base, name=name, route=route,
                                      address="%s:%d" % (host, free_port(host)), **extra))
