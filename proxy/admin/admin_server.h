@@ -1,5 +1,5 @@
 #pragma once
-// The admin HTTP listener (civetweb via prometheus-cpp's Exposer):
+// The admin HTTP listener (civetweb's CivetServer, which Debian's prometheus-cpp is built on):
 // /metrics (Prometheus text format), /healthz (alive: 200), /readyz
 // (200 when `ready()` says so, else 503). Runs on civetweb's own threads, so
 // `ready` must be thread-safe. Keep one per process: destroying an Exposer

@@ -1,0 +1,370 @@
+#include "proxy/server/client_session.h"
+
+#include <algorithm>
+
+#include "bridge/pop3_bridge_session.h"
+#include "proxy/admin/log.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/server/relay.h"
+
+namespace mailgate {
+
+namespace {
+
+Protocol protocolOf(ListenerProtocol p) {
+  switch (p) {
+    case ListenerProtocol::Imap: return Protocol::Imap;
+    case ListenerProtocol::Pop3: return Protocol::Pop3;
+    case ListenerProtocol::Smtp: return Protocol::Smtp;
+  }
+  return Protocol::Imap;
+}
+
+uint32_t idleTimeoutFor(const LimitsConfig& limits, ListenerProtocol p) {
+  switch (p) {
+    case ListenerProtocol::Imap: return limits.imapIdleTimeoutS;
+    case ListenerProtocol::Pop3: return limits.pop3IdleTimeoutS;
+    case ListenerProtocol::Smtp: return limits.smtpIdleTimeoutS;
+  }
+  return limits.imapIdleTimeoutS;
+}
+
+}  // namespace
+
+ClientSession::ClientSession(SessionEnvironment env, Connection* client)
+    : env_(std::move(env)),
+      client_(client),
+      loginTimer_(env_.loop),
+      delayTimer_(env_.loop),
+      started_(std::chrono::steady_clock::now()) {}
+
+ClientSession::~ClientSession() {
+  *alive_ = false;
+  connector_.reset();
+  relay_.reset();
+  bridge_.reset();
+  if (client_) client_->close();
+}
+
+void ClientSession::start() {
+  const ListenerConfig& l = *env_.listener;
+  Metrics::instance().connectionOpened(l.name, protocolName(protocolOf(l.protocol)));
+  log::info("session_start", {{"session", env_.sessionId},
+                              {"listener", l.name},
+                              {"client", client_->peer().address + ":" + std::to_string(client_->peer().port)}});
+  client_->setHandler(this);
+  loginTimer_.start(env_.runtime->config->limits.loginTimeoutS * 1000ull, [this] {
+    if (machine_ && !machine_->finished()) {
+      machine_->shutdown("Login timeout, disconnecting");
+    } else if (phase_ == Phase::Handshake) {
+      finish("tls_handshake_timeout");
+    }
+  });
+  if (l.tls == TlsMode::Implicit) {
+    client_->startServerTls(env_.runtime->serverTls);
+    client_->startReading();
+    return;
+  }
+  startLogin(false);
+  client_->startReading();
+}
+
+void ClientSession::startLogin(bool tlsActive) {
+  const ListenerConfig& l = *env_.listener;
+  const Config& c = *env_.runtime->config;
+  LoginPolicy p;
+  p.hostname = c.hostname;
+  p.tlsActive = tlsActive;
+  p.startTlsAvailable = l.tls == TlsMode::StartTls && !tlsActive;
+  p.allowPlaintextAuth = l.allowPlaintextAuth;
+  p.maxLineBytes = c.limits.maxLineBytes;
+  p.maxLiteralBytes = c.limits.maxLiteralBytes;
+  p.maxBadCommands = c.limits.maxBadCommands;
+  p.maxAuthFailures = c.limits.maxAuthFailures;
+  if (!c.smtpExtensions.empty()) p.smtpExtensions = c.smtpExtensions;
+  switch (l.protocol) {
+    case ListenerProtocol::Imap: machine_ = makeImapLoginMachine(p, *this); break;
+    case ListenerProtocol::Pop3: machine_ = makePop3LoginMachine(p, *this); break;
+    case ListenerProtocol::Smtp: machine_ = makeSmtpLoginMachine(p, *this); break;
+  }
+  phase_ = Phase::Login;
+  machine_->start();
+}
+
+void ClientSession::onData(std::string_view bytes) {
+  if (machine_ && (phase_ == Phase::Login || phase_ == Phase::Authenticating)) {
+    machine_->receive(bytes);
+  }
+}
+
+void ClientSession::onTlsEstablished() {
+  const ListenerConfig& l = *env_.listener;
+  Metrics::instance().tlsHandshake(l.name, client_->tlsVersion(), true);
+  if (phase_ == Phase::Handshake) {
+    startLogin(true);
+  } else if (machine_) {
+    machine_->tlsEstablished();
+  }
+}
+
+void ClientSession::onClosed(CloseReason reason, std::string_view detail) {
+  client_ = nullptr;  // deletes itself
+  if (reason == CloseReason::TlsFailed) {
+    Metrics::instance().tlsHandshake(env_.listener->name, "unknown", false);
+    log::info("tls_failed", {{"session", env_.sessionId}, {"error", detail}});
+  }
+  if (phase_ == Phase::Authenticating) {
+    Metrics::instance().login(protocolName(protocolOf(env_.listener->protocol)), "aborted");
+  }
+  finish(reason == CloseReason::PeerClosed ? "client_closed" : closeReasonName(reason));
+}
+
+void ClientSession::sendToClient(std::string_view bytes) {
+  if (client_) client_->write(bytes);
+}
+
+void ClientSession::beginTls() {
+  if (!client_) return;
+  if (!env_.runtime->serverTls) {
+    finish("no_certificate");
+    return;
+  }
+  startTlsUsed_ = true;
+  client_->startServerTls(env_.runtime->serverTls);
+}
+
+void ClientSession::authenticate(const Credentials& credentials) {
+  phase_ = Phase::Authenticating;
+  credentials_ = credentials;
+  user_ = credentials.user;
+  ++authAttempts_;
+  // Bound what a client can pile up while the backend is asked.
+  if (client_) client_->pauseReading();
+  RouteRequest req;
+  req.listener = env_.listener->name;
+  req.protocol = env_.listener->protocol;
+  req.bridge = env_.listener->bridge.has_value();
+  req.credentials = credentials;
+  if (client_) {
+    req.clientAddress = client_->peer().address;
+    req.clientPort = client_->peer().port;
+  }
+  req.loginAttempt = authAttempts_;
+  env_.runtime->router->resolve(env_.loop, req, [this, alive = alive_](RouteResult r) {
+    if (*alive) onRouted(std::move(r));
+  });
+}
+
+void ClientSession::onRouted(RouteResult route) {
+  if (finished_ || !client_) return;
+  if (route.kind == RouteResult::Kind::Rejected) {
+    answerLoginFailure(LoginFailure::BadCredentials, route.text, "refused", "route rejected the login");
+    return;
+  }
+  if (route.kind == RouteResult::Kind::Temporary) {
+    answerLoginFailure(LoginFailure::Temporary, route.text, "temp_failed", "no backend for this login");
+    return;
+  }
+  if (route.rewrite) credentials_ = *route.rewrite;
+  if (env_.listener->bridge) {
+    startBridge(route);
+    return;
+  }
+  const Config& c = *env_.runtime->config;
+  BackendLoginParams params;
+  params.protocol = protocolOf(env_.listener->protocol);
+  params.credentials = credentials_;
+  params.clientAddress = client_->peer().address;
+  params.clientPort = client_->peer().port;
+  params.localAddress = client_->local().address;
+  params.localPort = client_->local().port;
+  params.heloName = c.hostname;
+  params.sessionId = env_.sessionId;
+  BackendConnector::Timeouts t;
+  t.connectMs = c.limits.backendConnectTimeoutMs;
+  t.loginMs = c.limits.backendLoginTimeoutS * 1000;
+  connector_ = std::make_unique<BackendConnector>(
+      env_.loop, std::move(route.candidates), std::move(params), t,
+      [this](BackendConnectResult r) { onBackendResult(std::move(r)); });
+  connector_->start();
+}
+
+void ClientSession::onBackendResult(BackendConnectResult result) {
+  // Destroy the connector later: we are on its callback stack.
+  deferToNextTick(env_.loop, [c = std::shared_ptr<BackendConnector>(connector_.release())] {});
+  credentials_ = {};
+  backend_ = result.target.label();
+  if (!client_ || finished_) {
+    if (result.connection) result.connection->close();
+    return;
+  }
+  using Kind = BackendLoginResult::Kind;
+  switch (result.login.kind) {
+    case Kind::Ok: {
+      loginTimer_.stop();
+      const auto protocol = protocolName(protocolOf(env_.listener->protocol));
+      Metrics::instance().login(protocol, "ok");
+      log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+                          {"pool", result.target.pool}, {"result", "ok"}});
+      machine_->loginSucceeded(result.login.text);
+      std::string pipelined = machine_->takePipelined();
+      machine_.reset();
+      phase_ = Phase::Relaying;
+      Relay::Options opts;
+      opts.protocol = protocol;
+      opts.idleTimeoutS = idleTimeoutFor(env_.runtime->config->limits, env_.listener->protocol);
+      Connection* client = client_;
+      client_ = nullptr;  // the relay owns it now
+      relay_ = std::make_unique<Relay>(env_.loop, client, result.connection, opts,
+                                       [this](std::string_view why) { finish(why); });
+      relay_->start(pipelined, result.remainder);
+      return;
+    }
+    case Kind::AuthFailed:
+      // IMAP backends put a response code in their text; POP3/SMTP machines
+      // frame their own standard code, so their backend text is not reused.
+      answerLoginFailure(LoginFailure::BadCredentials,
+                         env_.listener->protocol == ListenerProtocol::Imap ? result.login.text : "",
+                         "auth_failed", "backend rejected the credentials");
+      return;
+    case Kind::Temporary:
+    case Kind::ProtocolError:
+    case Kind::TlsUnavailable:
+      answerLoginFailure(LoginFailure::Temporary, "", "temp_failed",
+                         result.detail.empty() ? "backend login failed" : result.detail);
+      return;
+  }
+}
+
+void ClientSession::answerLoginFailure(LoginFailure why, std::string text,
+                                       std::string_view metricResult, std::string_view detail) {
+  const auto protocol = protocolName(protocolOf(env_.listener->protocol));
+  Metrics::instance().login(protocol, metricResult);
+  log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+                      {"result", metricResult}, {"detail", detail}});
+  uint32_t delayMs = 0;
+  if (why == LoginFailure::BadCredentials) {
+    // Failed logins are delayed, doubling per failure on this connection, so
+    // password guessing is slow (DESIGN §2.1).
+    const LimitsConfig& lim = env_.runtime->config->limits;
+    ++authFailures_;
+    uint64_t d = lim.authFailureDelayMs;
+    for (unsigned i = 1; i < authFailures_ && d < lim.authFailureDelayMaxMs; ++i) d *= 2;
+    delayMs = static_cast<uint32_t>(std::min<uint64_t>(d, lim.authFailureDelayMaxMs));
+  }
+  auto answer = [this, why, text = std::move(text)] {
+    if (!machine_ || !client_) return;
+    phase_ = Phase::Login;
+    machine_->loginFailed(why, text);
+    if (client_ && !finished_) client_->resumeReading();
+  };
+  if (delayMs == 0) {
+    answer();
+  } else {
+    delayTimer_.start(delayMs, answer);
+  }
+}
+
+void ClientSession::startBridge(const RouteResult& route) {
+  const ListenerConfig& l = *env_.listener;
+  const BackendTarget& t = route.candidates.front();
+  BridgeBackendTarget target;
+  target.host = t.host;
+  target.port = t.port;
+  target.tls = t.tls;
+  target.tlsContext = t.tlsContext;
+  target.tlsServerName = t.tlsServerName;
+  target.clientIp = t.clientIp;
+  target.poolName = t.pool;
+  backend_ = t.label();
+  BridgeClientInfo info;
+  info.sessionId = env_.sessionId;
+  info.listener = l.name;
+  info.peer = client_->peer();
+  info.local = client_->local();
+  BridgeSession::Callbacks cb;
+  cb.onLoggedIn = [this] {
+    if (!machine_ || !client_) return;
+    loginTimer_.stop();
+    Metrics::instance().login("pop3", "ok");
+    log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+                        {"mode", "bridge"}, {"result", "ok"}});
+    machine_->loginSucceeded("Logged in.");
+    std::string pipelined = machine_->takePipelined();
+    machine_.reset();
+    phase_ = Phase::Bridging;
+    Connection* c = client_;
+    client_ = nullptr;  // the bridge owns it now
+    bridge_->serve(c, std::move(pipelined));
+  };
+  cb.onLoginFailed = [this](LoginFailure why, std::string text) {
+    deferToNextTick(env_.loop, [b = std::shared_ptr<BridgeSession>(bridge_.release())] {});
+    answerLoginFailure(why, std::move(text),
+                       why == LoginFailure::BadCredentials ? "auth_failed"
+                       : why == LoginFailure::Temporary    ? "temp_failed"
+                                                           : "refused",
+                       "bridge login failed");
+  };
+  cb.onFinished = [this] { finish("bridge_finished"); };
+  bridge_ = BridgeSession::create(env_.loop, *l.bridge, std::move(target), credentials_, std::move(info),
+                                  std::move(cb), env_.runtime->config->limits);
+  credentials_ = {};
+  bridge_->open();
+}
+
+void ClientSession::closeClient() {
+  if (client_) {
+    client_->close();
+    client_ = nullptr;
+  }
+  finish("client_quit");
+}
+
+void ClientSession::protocolError(std::string_view what) {
+  Metrics::instance().protocolError(protocolName(protocolOf(env_.listener->protocol)), what);
+}
+
+std::string ClientSession::goodbyeFor(std::string_view reason) const {
+  switch (env_.listener->protocol) {
+    case ListenerProtocol::Imap: return "* BYE " + std::string(reason) + "\r\n";
+    case ListenerProtocol::Pop3: return "-ERR [SYS/TEMP] " + std::string(reason) + "\r\n";
+    case ListenerProtocol::Smtp: return "421 4.3.2 " + std::string(reason) + "\r\n";
+  }
+  return {};
+}
+
+void ClientSession::shutdown(std::string_view reason) {
+  if (finished_) return;
+  if (relay_) {
+    relay_->shutdown(goodbyeFor(reason));
+  } else if (bridge_ && phase_ == Phase::Bridging) {
+    bridge_->shutdown(reason);
+  } else if (machine_ && !machine_->finished()) {
+    machine_->shutdown(reason);  // calls closeClient()
+  } else {
+    finish("shutdown");
+  }
+}
+
+void ClientSession::finish(std::string_view reason) {
+  if (finished_) return;
+  finished_ = true;
+  phase_ = Phase::Done;
+  loginTimer_.stop();
+  delayTimer_.stop();
+  if (client_) {
+    client_->close();
+    client_ = nullptr;
+  }
+  const ListenerConfig& l = *env_.listener;
+  Metrics::instance().connectionClosed(l.name, protocolName(protocolOf(l.protocol)));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started_).count();
+  log::info("session_end", {{"session", env_.sessionId}, {"listener", l.name}, {"user", user_},
+                            {"backend", backend_}, {"reason", reason}, {"duration_ms", ms}});
+  deferToNextTick(env_.loop, [done = env_.onFinished, alive = alive_] {
+    if (*alive && done) done();
+  });
+}
+
+}  // namespace mailgate

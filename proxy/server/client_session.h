@@ -1,0 +1,89 @@
+#pragma once
+// One client connection from accept to close. The session's phase is visible
+// in which object handles the client's bytes: the LoginMachine before login,
+// then the Relay (proxy) or the BridgeSession (POP3 bridge).
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "proxy/net/connection.h"
+#include "proxy/net/timer.h"
+#include "proxy/server/runtime.h"
+#include "proxy/session/login_machine.h"
+#include "proxy/upstream/backend_connector.h"
+#include "proxy/upstream/router.h"
+
+namespace mailgate {
+
+class Relay;
+class BridgeSession;
+
+struct SessionEnvironment {
+  uv_loop_t* loop = nullptr;
+  std::shared_ptr<const Runtime> runtime;  // the snapshot this session lives by
+  const ListenerConfig* listener = nullptr;  // points into runtime->config
+  std::string sessionId;
+  // Called once, on a later loop turn, when the session is over; the owner
+  // then destroys it.
+  std::function<void()> onFinished;
+};
+
+class ClientSession : private ConnectionHandler, private LoginSink {
+ public:
+  ClientSession(SessionEnvironment env, Connection* client);
+  ~ClientSession() override;
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  void setOnFinished(std::function<void()> fn) { env_.onFinished = std::move(fn); }
+  void start();
+  // Drain deadline reached: protocol goodbye and close.
+  void shutdown(std::string_view reason);
+
+ private:
+  enum class Phase { Handshake, Login, Authenticating, Relaying, Bridging, Done };
+
+  void startLogin(bool tlsActive);
+  void onRouted(RouteResult result);
+  void onBackendResult(BackendConnectResult result);
+  void startBridge(const RouteResult& route);
+  void answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
+                          std::string_view detail);
+  void finish(std::string_view reason);
+  std::string goodbyeFor(std::string_view reason) const;
+
+  // ConnectionHandler (client side)
+  void onData(std::string_view bytes) override;
+  void onTlsEstablished() override;
+  void onClosed(CloseReason reason, std::string_view detail) override;
+  // LoginSink
+  void sendToClient(std::string_view bytes) override;
+  void beginTls() override;
+  void authenticate(const Credentials& credentials) override;
+  void closeClient() override;
+  void protocolError(std::string_view what) override;
+
+  SessionEnvironment env_;
+  Connection* client_;
+  Phase phase_ = Phase::Handshake;
+  std::unique_ptr<LoginMachine> machine_;
+  std::unique_ptr<BackendConnector> connector_;
+  std::unique_ptr<Relay> relay_;
+  std::unique_ptr<BridgeSession> bridge_;
+  Timer loginTimer_;
+  Timer delayTimer_;
+  Credentials credentials_;     // kept only until the backend answered
+  std::string user_;            // for logs
+  std::string backend_;         // for logs
+  unsigned authAttempts_ = 0;
+  unsigned authFailures_ = 0;
+  bool startTlsUsed_ = false;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mailgate

@@ -1,0 +1,56 @@
+#pragma once
+// The process: loads the config, owns the worker threads and the admin
+// listener, and handles signals on the main thread's loop:
+//   SIGHUP   reload config and certificates (running sessions are untouched)
+//   SIGTERM  drain: stop accepting, /readyz 503, wait for sessions up to
+//   SIGINT   drain_timeout_s, then send protocol goodbyes and exit
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/server/connection_limiter.h"
+#include "proxy/server/runtime.h"
+#include "proxy/server/worker.h"
+
+namespace mailgate {
+
+class Server {
+ public:
+  explicit Server(std::string configPath);
+  ~Server();
+  // Runs until drained. Returns the process exit code.
+  int run();
+
+ private:
+  bool start(std::string* error);
+  void reload();
+  void beginDrain(const char* signal);
+  void checkDrain();
+  void finishDrain();
+  // Opens sockets for listeners of `next` that `current` does not have on the
+  // same address; the rest keep their sockets.
+  bool openListeners(const Config& next, const Config* current,
+                     std::vector<std::map<std::string, int>>* perWorkerFds,
+                     std::vector<std::string>* keep, std::string* error);
+
+  std::string configPath_;
+  uv_loop_t loop_;
+  uv_signal_t sigHup_, sigTerm_, sigInt_;
+  uv_timer_t drainTimer_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  ConnectionLimiter limiter_;
+  std::unique_ptr<AdminServer> admin_;
+  std::string adminAddress_;
+  std::atomic<bool> ready_{false};
+  bool draining_ = false;
+  uint64_t drainDeadlineMs_ = 0;
+  int exitCode_ = 0;
+};
+
+}  // namespace mailgate

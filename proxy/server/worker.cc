@@ -1,0 +1,161 @@
+#include "proxy/server/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "proxy/admin/log.h"
+#include "proxy/net/connection.h"
+#include "proxy/server/client_session.h"
+#include "proxy/server/connection_limiter.h"
+
+namespace mailgate {
+
+struct Worker::ListenerHandle {
+  uv_tcp_t tcp;
+  Worker* worker;
+  std::string name;
+};
+
+Worker::Worker(int index, ConnectionLimiter& limiter) : index_(index), limiter_(limiter) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, &Worker::onAsync);
+  async_.data = this;
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) thread_.join();
+  uv_loop_close(&loop_);
+}
+
+void Worker::startThread() {
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(tasksMutex_);
+    tasks_.push_back(std::move(task));
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::onAsync(uv_async_t* handle) {
+  auto* w = static_cast<Worker*>(handle->data);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(w->tasksMutex_);
+    tasks.swap(w->tasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void Worker::applyRuntime(std::shared_ptr<const Runtime> runtime, std::map<std::string, int> fds,
+                          std::vector<std::string> keep) {
+  runtime_ = std::move(runtime);
+  std::vector<std::string> gone;
+  for (auto& [name, h] : listeners_) {
+    if (fds.count(name) || std::find(keep.begin(), keep.end(), name) == keep.end()) gone.push_back(name);
+  }
+  for (auto& name : gone) closeListener(name);
+  for (auto& [name, fd] : fds) {
+    auto* h = new ListenerHandle{{}, this, name};
+    uv_tcp_init(&loop_, &h->tcp);
+    h->tcp.data = h;
+    int rc = uv_tcp_open(&h->tcp, fd);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&h->tcp), 1024, &Worker::onConnection);
+    if (rc != 0) {
+      log::error("listener_failed", {{"listener", name}, {"error", uv_strerror(rc)}});
+      uv_close(reinterpret_cast<uv_handle_t*>(&h->tcp),
+               [](uv_handle_t* hh) { delete static_cast<ListenerHandle*>(hh->data); });
+      continue;
+    }
+    listeners_[name] = h;
+  }
+}
+
+void Worker::closeListener(const std::string& name) {
+  auto it = listeners_.find(name);
+  if (it == listeners_.end()) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&it->second->tcp),
+           [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+  listeners_.erase(it);
+}
+
+void Worker::stopAccepting() {
+  std::vector<std::string> names;
+  for (auto& [name, h] : listeners_) names.push_back(name);
+  for (auto& n : names) closeListener(n);
+}
+
+void Worker::onConnection(uv_stream_t* server, int status) {
+  auto* h = static_cast<ListenerHandle*>(server->data);
+  if (status < 0) {
+    log::warn("accept_failed", {{"listener", h->name}, {"error", uv_strerror(status)}});
+    return;
+  }
+  h->worker->accept(*h);
+}
+
+void Worker::accept(ListenerHandle& lh) {
+  Connection* conn = Connection::accept(reinterpret_cast<uv_stream_t*>(&lh.tcp));
+  if (!conn) return;
+  const ListenerConfig* listener = runtime_ ? runtime_->listener(lh.name) : nullptr;
+  if (!listener || stopping_) {
+    conn->abort();
+    return;
+  }
+  const std::string ip = conn->peer().address;
+  if (!limiter_.tryAcquire(ip)) {
+    // Say why before closing, where the client can read it (not inside TLS).
+    if (listener->tls != TlsMode::Implicit) {
+      switch (listener->protocol) {
+        case ListenerProtocol::Imap: conn->write("* BYE [UNAVAILABLE] Too many connections\r\n"); break;
+        case ListenerProtocol::Pop3: conn->write("-ERR [SYS/TEMP] Too many connections\r\n"); break;
+        case ListenerProtocol::Smtp: conn->write("421 4.7.0 Too many connections\r\n"); break;
+      }
+    }
+    log::warn("connection_refused", {{"listener", lh.name}, {"client", ip}, {"reason", "limit"}});
+    conn->close();
+    return;
+  }
+  char id[32];
+  std::snprintf(id, sizeof id, "%x-%llx-%llx", index_, static_cast<unsigned long long>(getpid()),
+                static_cast<unsigned long long>(++nextSessionId_));
+  SessionEnvironment env;
+  env.loop = &loop_;
+  env.runtime = runtime_;
+  env.listener = listener;
+  env.sessionId = id;
+  auto session = std::make_unique<ClientSession>(std::move(env), conn);
+  ClientSession* raw = session.get();
+  // Set after construction: the callback needs the session's address.
+  // (SessionEnvironment is copied into the session, so patch through a small hook.)
+  sessions_[raw] = std::move(session);
+  sessionCount_ = sessions_.size();
+  raw->setOnFinished([this, raw, ip] {
+    limiter_.release(ip);
+    sessions_.erase(raw);
+    sessionCount_ = sessions_.size();
+  });
+  raw->start();
+}
+
+void Worker::shutdownSessions(const std::string& reason) {
+  std::vector<ClientSession*> all;
+  for (auto& [raw, s] : sessions_) all.push_back(raw);
+  for (auto* s : all) {
+    if (sessions_.count(s)) s->shutdown(reason);
+  }
+}
+
+void Worker::stop() {
+  stopping_ = true;
+  stopAccepting();
+  sessions_.clear();  // closes their connections
+  sessionCount_ = 0;
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+}
+
+}  // namespace mailgate

@@ -1,0 +1,67 @@
+#pragma once
+// One event loop on its own thread. Owns its listening handles and every
+// session accepted on them; other threads talk to it only through post().
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/server/runtime.h"
+
+namespace mailgate {
+
+class ClientSession;
+class ConnectionLimiter;
+
+class Worker {
+ public:
+  Worker(int index, ConnectionLimiter& limiter);
+  ~Worker();
+
+  void startThread();
+  // Thread-safe: runs `task` on this worker's loop.
+  void post(std::function<void()> task);
+
+  // --- the following run on the worker's loop (via post) ---
+  // Adopts listening sockets (listener name -> fd) and closes listeners not
+  // named in `keep` nor in `fds`. New sessions use `runtime`.
+  void applyRuntime(std::shared_ptr<const Runtime> runtime, std::map<std::string, int> fds,
+                    std::vector<std::string> keep);
+  void stopAccepting();
+  // Sends every session its protocol goodbye.
+  void shutdownSessions(const std::string& reason);
+  // Closes everything; the thread exits once the loop is empty.
+  void stop();
+
+  size_t sessionCount() const { return sessionCount_.load(); }
+
+ private:
+  struct ListenerHandle;
+  static void onConnection(uv_stream_t* server, int status);
+  static void onAsync(uv_async_t* handle);
+  void accept(ListenerHandle& listener);
+  void closeListener(const std::string& name);
+
+  int index_;
+  ConnectionLimiter& limiter_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  std::thread thread_;
+  std::mutex tasksMutex_;
+  std::vector<std::function<void()>> tasks_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::map<std::string, ListenerHandle*> listeners_;
+  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
+  std::atomic<size_t> sessionCount_{0};
+  uint64_t nextSessionId_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace mailgate

@@ -1,0 +1,223 @@
+#include "proxy/upstream/backend_connector.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include "proxy/admin/metrics.h"
+#include "proxy/codec/proxy_protocol_v2.h"
+
+namespace mailgate {
+
+namespace {
+
+bool isNumericIp(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<BackendTarget> candidates,
+                                   BackendLoginParams params, Timeouts timeouts, Done done)
+    : loop_(loop),
+      candidates_(std::move(candidates)),
+      params_(std::move(params)),
+      timeouts_(timeouts),
+      done_(std::move(done)),
+      timer_(loop),
+      alive_(std::make_shared<bool>(true)) {}
+
+BackendConnector::~BackendConnector() {
+  *alive_ = false;
+  if (conn_) conn_->abort();
+}
+
+void BackendConnector::start() { tryNext(); }
+
+void BackendConnector::tryNext() {
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+  login_.reset();
+  if (next_ >= candidates_.size()) {
+    BackendLoginResult r;
+    r.kind = BackendLoginResult::Kind::Temporary;
+    r.text = "";
+    finish(r);
+    return;
+  }
+  current_ = candidates_[next_++];
+  connectStart_ = std::chrono::steady_clock::now();
+  if (isNumericIp(current_.host)) {
+    connectTo(current_.host);
+    return;
+  }
+  // Host names resolve on libuv's thread pool: never block the loop on DNS.
+  struct Resolve {
+    uv_getaddrinfo_t req;
+    BackendConnector* self;
+    std::shared_ptr<bool> alive;
+  };
+  auto* r = new Resolve{{}, this, alive_};
+  r->req.data = r;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(
+      loop_, &r->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        auto* r = static_cast<Resolve*>(req->data);
+        if (*r->alive) r->self->onResolved(status, res);
+        uv_freeaddrinfo(res);
+        delete r;
+      },
+      current_.host.c_str(), nullptr, &hints);
+  if (rc != 0) {
+    delete r;
+    lastError_ = std::string("resolve ") + current_.host + ": " + uv_strerror(rc);
+    failCandidate(lastError_, false);
+  }
+}
+
+void BackendConnector::onResolved(int status, addrinfo* res) {
+  if (finished_) return;
+  if (status != 0 || !res) {
+    failCandidate(std::string("resolve ") + current_.host + ": " + uv_strerror(status), false);
+    return;
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  if (res->ai_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr, text, sizeof text);
+  }
+  connectTo(text);
+}
+
+void BackendConnector::connectTo(const std::string& ip) {
+  conn_ = Connection::connect(loop_, ip, current_.port, this);
+  timer_.start(timeouts_.connectMs, [this] {
+    Metrics::instance().backendConnectFailed(current_.pool);
+    failCandidate("connect to " + current_.label() + " timed out", true);
+  });
+}
+
+void BackendConnector::failCandidate(std::string why, bool markDown) {
+  lastError_ = std::move(why);
+  // The next member is tried on a later turn, never on a callback's stack.
+  deferToNextTick(loop_, [this, alive = alive_] {
+    if (*alive && !finished_) tryNext();
+  });
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+}
+
+void BackendConnector::onConnected() {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - connectStart_).count();
+  Metrics::instance().backendConnect(current_.pool, seconds);
+  timer_.start(timeouts_.loginMs, [this] {
+    BackendLoginResult r;
+    r.kind = BackendLoginResult::Kind::Temporary;
+    r.text = "";
+    lastError_ = "login at " + current_.label() + " timed out";
+    finish(r);
+  });
+  if (current_.clientIp == ClientIpMode::ProxyV2) {
+    auto header = encodeProxyV2(params_.clientAddress, params_.clientPort, params_.localAddress,
+                                params_.localPort);
+    if (header) conn_->write(*header);
+  }
+  BackendLoginParams p = params_;
+  p.tls = current_.tls == TlsMode::StartTls ? BackendTls::StartTls
+          : current_.tls == TlsMode::Implicit ? BackendTls::Implicit
+                                              : BackendTls::None;
+  p.clientIp = current_.clientIp == ClientIpMode::Id        ? ClientIpForwarding::ImapId
+               : current_.clientIp == ClientIpMode::XClient ? ClientIpForwarding::XClient
+               : current_.clientIp == ClientIpMode::ProxyV2 ? ClientIpForwarding::ProxyV2
+                                                            : ClientIpForwarding::None;
+  login_ = makeBackendLogin(p, *this);
+  if (current_.tls == TlsMode::Implicit) {
+    conn_->startClientTls(current_.tlsContext, current_.tlsServerName);
+  }
+  conn_->startReading();
+}
+
+void BackendConnector::onData(std::string_view bytes) {
+  if (!login_) return;
+  login_->receive(bytes);
+  if (loginResultPending_) {
+    loginResultPending_ = false;
+    finish(pendingResult_);
+  }
+}
+
+void BackendConnector::onTlsEstablished() {
+  if (current_.tls == TlsMode::StartTls && login_) {
+    login_->tlsEstablished();
+    if (loginResultPending_) {
+      loginResultPending_ = false;
+      finish(pendingResult_);
+    }
+  }
+}
+
+void BackendConnector::onClosed(CloseReason reason, std::string_view detail) {
+  conn_ = nullptr;  // it deletes itself
+  if (finished_) return;
+  lastError_ = current_.label() + ": " + std::string(detail);
+  if (reason == CloseReason::ConnectFailed) {
+    Metrics::instance().backendConnectFailed(current_.pool);
+    failCandidate(lastError_, true);
+    return;
+  }
+  BackendLoginResult r;
+  r.kind = BackendLoginResult::Kind::Temporary;  // the backend went away mid-login
+  finish(r);
+}
+
+void BackendConnector::sendToBackend(std::string_view bytes) {
+  if (conn_) conn_->write(bytes);
+}
+
+void BackendConnector::beginBackendTls() {
+  if (!current_.tlsContext) {
+    pendingResult_ = {BackendLoginResult::Kind::TlsUnavailable, ""};
+    lastError_ = "pool has no TLS context";
+    loginResultPending_ = true;
+    return;
+  }
+  conn_->startClientTls(current_.tlsContext, current_.tlsServerName);
+}
+
+void BackendConnector::loginFinished(const BackendLoginResult& result) {
+  pendingResult_ = result;
+  loginResultPending_ = true;
+}
+
+void BackendConnector::finish(BackendLoginResult result) {
+  if (finished_) return;
+  finished_ = true;
+  timer_.stop();
+  BackendConnectResult out;
+  out.login = std::move(result);
+  out.target = current_;
+  if (out.login.kind == BackendLoginResult::Kind::Ok && conn_) {
+    out.remainder = login_ ? login_->takeRemainder() : std::string();
+    conn_->setHandler(nullptr);
+    conn_->pauseReading();
+    out.connection = conn_;
+    conn_ = nullptr;
+  } else if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+  out.detail = lastError_;
+  auto done = std::move(done_);
+  done(std::move(out));  // may destroy this
+}
+
+}  // namespace mailgate
