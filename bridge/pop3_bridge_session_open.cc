@@ -1,0 +1,241 @@
+// BridgeSession, part 1: from credentials to the snapshot (DESIGN §2.3).
+#include <chrono>
+
+#include "bridge/pop3_bridge_session.h"
+#include "bridge/snapshot_builder.h"
+#include "proxy/admin/log.h"
+#include "proxy/admin/metrics.h"
+
+namespace mailgate {
+
+std::unique_ptr<BridgeSession> BridgeSession::create(uv_loop_t* loop, const BridgeConfig& config,
+                                                     BridgeBackendTarget target, Credentials credentials,
+                                                     BridgeClientInfo client, Callbacks callbacks,
+                                                     const LimitsConfig& limits) {
+  return std::unique_ptr<BridgeSession>(new BridgeSession(loop, config, std::move(target), std::move(credentials),
+                                                          std::move(client), std::move(callbacks), limits));
+}
+
+BridgeSession::BridgeSession(uv_loop_t* loop, const BridgeConfig& config, BridgeBackendTarget target,
+                             Credentials credentials, BridgeClientInfo client, Callbacks callbacks,
+                             const LimitsConfig& limits)
+    : loop_(loop),
+      config_(config),
+      target_(std::move(target)),
+      credentials_(std::move(credentials)),
+      client_info_(std::move(client)),
+      callbacks_(std::move(callbacks)),
+      limits_(limits),
+      idleTimer_(loop) {}
+
+BridgeSession::~BridgeSession() {
+  *alive_ = false;
+  if (client_) {
+    client_->close();
+    client_ = nullptr;
+  }
+  imap_.reset();  // aborts the backend connection: nothing is committed
+}
+
+void BridgeSession::defer(std::function<void()> fn) {
+  std::weak_ptr<bool> alive = alive_;
+  deferToNextTick(loop_, [alive, fn = std::move(fn)] {
+    auto a = alive.lock();
+    if (a && *a) fn();
+  });
+}
+
+void BridgeSession::open() {
+  if (phase_ != Phase::Created) return;
+  phase_ = Phase::Opening;
+  DeviceLoginError err;
+  auto parsed = parseDeviceLogin(credentials_.user, config_.deviceSeparator, &err);
+  if (!parsed) {
+    loginFailed(LoginFailure::Refused, "[AUTH] " + err.message, "bad_device");
+    return;
+  }
+  device_ = std::move(*parsed);
+  keyword_ = deviceKeyword(device_.device);
+  if (!lease_.acquire(InUseRegistry::key(device_.user, device_.device))) {
+    // RFC 2449 §8.1.2: IN-USE, the mailbox is locked by another session.
+    loginFailed(LoginFailure::Temporary,
+                "[IN-USE] Another POP3 session of this device is active, try again later.", "in_use");
+    return;
+  }
+  ImapClientOptions options;
+  options.host = target_.host;
+  options.port = target_.port;
+  options.tls = target_.tls;
+  options.tlsContext = target_.tlsContext;
+  options.tlsServerName = target_.tlsServerName.empty() ? target_.host : target_.tlsServerName;
+  options.connectTimeoutMs = limits_.backendConnectTimeoutMs;
+  options.responseTimeoutMs = limits_.backendLoginTimeoutS * 1000;
+  ImapClient::Events events;
+  events.onReady = [this](bool ok, std::string error) { onImapReady(ok, std::move(error)); };
+  events.onDisconnected = [this](std::string reason) { onBackendLost(std::move(reason)); };
+  imap_ = std::make_unique<ImapClient>(loop_, std::move(options), std::move(events));
+  imap_->connect();
+}
+
+void BridgeSession::loginFailed(LoginFailure why, std::string text, std::string_view logReason) {
+  if (phase_ != Phase::Opening) return;
+  phase_ = Phase::Finished;
+  log::info("bridge_login_failed", {{"session", client_info_.sessionId},
+                                    {"listener", client_info_.listener},
+                                    {"pool", target_.poolName},
+                                    {"device", device_.device},
+                                    {"reason", logReason},
+                                    {"text", text}});
+  lease_.reset();
+  if (imap_) imap_->abort();  // pending commands complete later; the session ignores them
+  defer([this, why, text = std::move(text)] {
+    if (callbacks_.onLoginFailed) callbacks_.onLoginFailed(why, text);
+  });
+}
+
+void BridgeSession::onImapReady(bool ok, std::string error) {
+  if (phase_ != Phase::Opening) return;
+  if (!ok) {
+    Metrics::instance().backendConnectFailed(target_.poolName);
+    loginFailed(LoginFailure::Temporary, "", error);
+    return;
+  }
+  if (target_.clientIp == ClientIpMode::Id && imap_->hasCapability("ID")) {
+    // RFC 2971; Dovecot honours it from login_trusted_networks. Its answer
+    // does not matter.
+    imap_->sendId(client_info_.peer, client_info_.local, client_info_.sessionId, [](ImapResult) {});
+  }
+  login();
+}
+
+void BridgeSession::login() {
+  Credentials backend = credentials_;
+  backend.user = device_.user;  // the backend never sees the device suffix
+  imap_->login(backend, [this](ImapResult r) {
+    if (phase_ != Phase::Opening) return;
+    switch (r.status) {
+      case ImapResult::Status::Ok:
+        afterLogin(r.code == "CAPABILITY");
+        return;
+      case ImapResult::Status::Disconnected:
+        loginFailed(LoginFailure::Temporary, "", "backend_disconnected");
+        return;
+      case ImapResult::Status::No:
+      case ImapResult::Status::Bad:
+        // RFC 5530: UNAVAILABLE/SERVERBUG/... are temporary, the rest is a
+        // wrong password (or a refusal the client must see as one).
+        if (r.code == "UNAVAILABLE" || r.code == "SERVERBUG" || r.code == "LIMIT" || r.code == "INUSE") {
+          loginFailed(LoginFailure::Temporary, "", "backend_temporary");
+        } else {
+          loginFailed(LoginFailure::BadCredentials, "", "auth_failed");
+        }
+        return;
+    }
+  });
+}
+
+void BridgeSession::afterLogin(bool capabilitiesFresh) {
+  auto check = [this] {
+    if (phase_ != Phase::Opening) return;
+    // Never silent data loss: refuse the login if QUIT could not do what the
+    // route promises.
+    if (config_.onDelete == OnDelete::Expunge && !imap_->hasCapability("UIDPLUS")) {
+      loginFailed(LoginFailure::Refused,
+                  "[SYS/PERM] Backend lacks UIDPLUS (RFC 4315), needed for on_delete=expunge.", "no_uidplus");
+      return;
+    }
+    if (config_.onDelete == OnDelete::Move && !imap_->hasCapability("MOVE")) {
+      loginFailed(LoginFailure::Refused, "[SYS/PERM] Backend lacks MOVE (RFC 6851), needed for on_delete=move.",
+                  "no_move");
+      return;
+    }
+    select();
+  };
+  if (!capabilitiesFresh) {
+    // The tagged OK usually carries the post-login capabilities; if it did
+    // not, the pre-login list may lack extensions: ask again.
+    imap_->refreshCapabilities([this, check](ImapResult r) {
+      if (phase_ != Phase::Opening) return;
+      if (!r.ok()) {
+        loginFailed(LoginFailure::Temporary, "", "capability_failed");
+        return;
+      }
+      check();
+    });
+    return;
+  }
+  check();
+}
+
+void BridgeSession::select() {
+  imap_->send("SELECT INBOX", [this](ImapResult r) {
+    if (phase_ != Phase::Opening) return;
+    if (!r.ok()) {
+      loginFailed(LoginFailure::Temporary, "", std::string("select_") + imapStatusName(r.status));
+      return;
+    }
+    SelectInfo info = parseSelect(r.untagged, r.code);
+    if (!info.uidValidity) {
+      loginFailed(LoginFailure::Refused, "[SYS/PERM] Backend sent no UIDVALIDITY; UIDL impossible.",
+                  "no_uidvalidity");
+      return;
+    }
+    if (info.readOnly) {
+      loginFailed(LoginFailure::Refused, "[SYS/PERM] Mailbox is read-only on the backend.", "read_only");
+      return;
+    }
+    if (config_.onDelete == OnDelete::Hide && !info.canStoreKeyword(keyword_)) {
+      loginFailed(LoginFailure::Refused,
+                  "[SYS/PERM] Backend cannot store the keyword " + keyword_ + " (no \\* in PERMANENTFLAGS).",
+                  "no_keywords");
+      return;
+    }
+    fetchSnapshot(*info.uidValidity, info.exists);
+  });
+}
+
+void BridgeSession::fetchSnapshot(uint32_t uidValidity, uint32_t exists) {
+  if (exists == 0) {
+    view_.emplace(uidValidity, std::vector<SnapshotEntry>{});
+    loggedIn();
+    return;
+  }
+  std::string items = "UID RFC822.SIZE FLAGS";
+  if (config_.maxAgeDays) items += " INTERNALDATE";
+  imap_->send("UID FETCH 1:* (" + items + ")", [this, uidValidity](ImapResult r) {
+    if (phase_ != Phase::Opening) return;
+    if (!r.ok()) {
+      loginFailed(LoginFailure::Temporary, "", std::string("snapshot_") + imapStatusName(r.status));
+      return;
+    }
+    SnapshotFilter filter;
+    filter.keyword = keyword_;
+    filter.maxAgeDays = config_.maxAgeDays;
+    filter.now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    view_.emplace(uidValidity, buildSnapshot(r.untagged, filter));
+    loggedIn();
+  });
+}
+
+void BridgeSession::loggedIn() {
+  phase_ = Phase::LoggedIn;
+  log::info("bridge_login", {{"session", client_info_.sessionId},
+                             {"listener", client_info_.listener},
+                             {"pool", target_.poolName},
+                             {"device", device_.device},
+                             {"messages", view_->count()},
+                             {"octets", view_->undeletedSize()}});
+  defer([this] {
+    if (callbacks_.onLoggedIn) callbacks_.onLoggedIn();
+  });
+}
+
+std::string BridgeSession::loggedInText() const {
+  if (!view_) return "Logged in.";
+  return "Logged in, " + std::to_string(view_->count()) + " messages (" + std::to_string(view_->undeletedSize()) +
+         " octets).";
+}
+
+}  // namespace mailgate

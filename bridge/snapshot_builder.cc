@@ -1,0 +1,70 @@
+#include "bridge/snapshot_builder.h"
+
+#include "bridge/view/imap_date.h"
+
+namespace mailgate {
+
+bool SelectInfo::canStoreKeyword(std::string_view keyword) const {
+  for (const std::string& f : permanentFlags)
+    if (f == "\\*" || asciiIEquals(f, keyword)) return true;
+  return false;
+}
+
+SelectInfo parseSelect(const std::vector<ImapResponse>& untagged, std::string_view taggedCode) {
+  SelectInfo info;
+  info.readOnly = asciiIEquals(taggedCode, "READ-ONLY");
+  for (const ImapResponse& r : untagged) {
+    if (r.name == "EXISTS" && r.number) info.exists = *r.number;
+    if (!r.status) continue;
+    if (r.code == "UIDVALIDITY") {
+      uint64_t v = 0;
+      bool ok = !r.codeData.empty();
+      for (char c : r.codeData) {
+        if (c < '0' || c > '9') { ok = false; break; }
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+        if (v > 0xffffffffu) { ok = false; break; }
+      }
+      if (ok && v > 0) info.uidValidity = static_cast<uint32_t>(v);
+    } else if (r.code == "PERMANENTFLAGS") {
+      std::string_view d = r.codeData;
+      if (!d.empty() && d.front() == '(') d.remove_prefix(1);
+      if (!d.empty() && d.back() == ')') d.remove_suffix(1);
+      size_t pos = 0;
+      while (pos < d.size()) {
+        size_t end = d.find(' ', pos);
+        if (end == std::string_view::npos) end = d.size();
+        if (end > pos) info.permanentFlags.emplace_back(d.substr(pos, end - pos));
+        pos = end + 1;
+      }
+    }
+  }
+  return info;
+}
+
+std::vector<SnapshotEntry> buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter) {
+  std::vector<SnapshotEntry> out;
+  for (const ImapResponse& r : untagged) {
+    if (r.name != "FETCH") continue;
+    const ImapValue* uid = r.fetchItem("UID");
+    const ImapValue* size = r.fetchItem("RFC822.SIZE");
+    if (!uid || !size || !uid->number() || !size->number()) continue;
+    if (*uid->number() == 0 || *uid->number() > 0xffffffffu) continue;
+    bool hidden = false;
+    if (const ImapValue* flags = r.fetchItem("FLAGS")) {
+      for (const ImapValue& f : flags->list)
+        if (f.isAtom(filter.keyword)) hidden = true;  // keywords compare case-insensitively
+    }
+    if (hidden) continue;
+    if (filter.maxAgeDays) {
+      const ImapValue* date = r.fetchItem("INTERNALDATE");
+      auto t = date ? parseImapDateTime(date->text) : std::nullopt;
+      // A message whose date cannot be read is shown: hiding mail is the
+      // worse mistake.
+      if (t && !withinAgeWindow(*t, filter.now, *filter.maxAgeDays)) continue;
+    }
+    out.push_back({static_cast<uint32_t>(*uid->number()), *size->number()});
+  }
+  return out;
+}
+
+}  // namespace mailgate

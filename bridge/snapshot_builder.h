@@ -1,0 +1,39 @@
+#pragma once
+// Turns the SELECT and UID FETCH answers into the session snapshot (DESIGN
+// §2.3): messages without this device's keyword, inside the max_age_days
+// window, in UID order, with RFC822.SIZE. Pure.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bridge/imap_client/imap_response.h"
+#include "bridge/view/pop3_view.h"
+
+namespace mailgate {
+
+struct SelectInfo {
+  std::optional<uint32_t> uidValidity;  // [UIDVALIDITY n]
+  uint32_t exists = 0;                  // * n EXISTS
+  bool readOnly = false;                // tagged [READ-ONLY]
+  std::vector<std::string> permanentFlags;  // [PERMANENTFLAGS (...)]
+
+  // RFC 9051 §7.1: "\*" in PERMANENTFLAGS means new keywords may be created.
+  bool canStoreKeyword(std::string_view keyword) const;
+};
+
+// `taggedCode` is the SELECT's tagged response code (READ-WRITE/READ-ONLY).
+SelectInfo parseSelect(const std::vector<ImapResponse>& untagged, std::string_view taggedCode);
+
+struct SnapshotFilter {
+  std::string keyword;                 // hidden from this device
+  std::optional<uint32_t> maxAgeDays;  // needs INTERNALDATE in the FETCH
+  int64_t now = 0;                     // Unix seconds
+};
+
+// From "* n FETCH (UID u RFC822.SIZE s FLAGS (...) [INTERNALDATE "..."])".
+// Responses without UID or size are skipped (unsolicited flag updates).
+std::vector<SnapshotEntry> buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter);
+
+}  // namespace mailgate
