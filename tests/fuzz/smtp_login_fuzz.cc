@@ -142,7 +142,7 @@ void fuzzBackend(uint8_t flags, uint32_t split, std::string_view input) {
     case 2: params.credentials.mechanism = Credentials::Mechanism::OAuthBearer; break;
     default: break;
   }
-  params.credentials.user = (flags & 16) ? std::string("al\r\nRSET", 10) : "alice";
+  params.credentials.user = (flags & 16) ? std::string("al\r\nRSET") : "alice";
   params.credentials.secret = (flags & 32) ? std::string("pa\r\nss\0", 7) : std::string(300, 's');
   params.clientAddress = (flags & 64) ? "2001:db8::7" : "192.0.2.7 X";
   params.clientPort = 50000;
