@@ -267,7 +267,12 @@ void ImapBackendLogin::advance() {
   if (params_.clientIp == ClientIpForwarding::ImapId && !idDone_) {
     // An address with a foreign character is dropped whole rather than
     // filtered into some other, valid-looking address.
-    auto address = [](const std::string& a) { return keepOnly(a, ipChar) == a ? a : std::string(); };
+    auto address = [](const std::string& a) -> std::string {
+      for (char c : a) {
+        if (!ipChar(c)) return {};
+      }
+      return a;
+    };
     const std::string ip = address(params_.clientAddress);
     const std::string local = address(params_.localAddress);
     return sendCommand("ID (\"x-originating-ip\" \"" + ip + "\" \"x-originating-port\" \"" +
