@@ -360,3 +360,88 @@ def test_unknown_user_and_bad_device(bridge_mg, certs):
     r = p.login("alice@example.com#bad device!", "alice-pw")
     assert r.startswith(b"-ERR"), r
     p.close()
+
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_50mb_message_streams_with_bounded_memory(bridge_mg, dovecot, certs, new_user):
+    import hashlib
+    line = b"0123456789" * 7 + b"abcdef\r\n"  # 78 octets
+    big = msg("huge", [b"Content-Type: text/plain", b""]) + line * (50 * 1024 * 1024 // len(line))
+    user, pw = new_user([big], prefix="huge")
+    base = _rss_kb(bridge_mg.pid)
+    p = bridge_login(bridge_mg, certs, user, pw)
+    p.c.send("RETR 1\r\n")
+    first = p.line()
+    assert first.startswith(b"+OK")
+    time.sleep(2)  # a client that does not read: the bridge must stop reading Dovecot
+    stalled = _rss_kb(bridge_mg.pid)
+    h = hashlib.sha256()
+    total = 0
+    while True:
+        chunk = p.line()
+        if chunk == b".\r\n":
+            break
+        h.update(chunk)
+        total += len(chunk)
+    peak = max(stalled, _rss_kb(bridge_mg.pid))
+    assert p.cmd("QUIT").startswith(b"+OK")
+    p.close()
+    # Compare with Dovecot's own POP3.
+    d = Pop3Raw.dovecot(dovecot)
+    d.login(user, pw)
+    dfirst, dbody = d.multi("RETR 1")
+    d.cmd("QUIT")
+    d.close()
+    assert first == dfirst
+    assert total == len(dbody) - 3
+    assert h.hexdigest() == hashlib.sha256(dbody[:-3]).hexdigest()
+    print("bridge RSS: base %d kB, stalled +%d kB, peak +%d kB" % (base, stalled - base, peak - base))
+    # Held whole it would be 50 MB (and more for the stuffed copy).
+    assert stalled - base < 20 * 1024, "RSS grew %d kB while the client stalled" % (stalled - base)
+    assert peak - base < 30 * 1024, "RSS grew %d kB" % (peak - base)
+
+
+def test_mark_seen_false_and_top_never_marks(mailgate_factory, dovecot, certs, new_user):
+    def modify(cfg):
+        listener(cfg, BRIDGE)["bridge"] = {"on_delete": "hide", "mark_seen": False}
+    mg = mailgate_factory(modify=modify)
+    user, pw = new_user(corpus()[:2], prefix="noseen")
+    p = bridge_login(mg, certs, user, pw)
+    p.multi("RETR 1")
+    p.multi("TOP 2 5")
+    assert p.cmd("QUIT").startswith(b"+OK")
+    p.close()
+    assert all("\\Seen" not in f for f in flags_by_uid(dovecot, user, pw).values())
+    # With the default (mark_seen: true), TOP still never marks.
+    user, pw = new_user(corpus()[:2], prefix="seen")
+    p = bridge_login(mailgate_factory(), certs, user, pw)
+    p.multi("TOP 1 0")
+    p.multi("RETR 2")
+    assert p.cmd("RSET").startswith(b"+OK")  # RSET never clears flags
+    assert p.cmd("QUIT").startswith(b"+OK")
+    p.close()
+    flags = flags_by_uid(dovecot, user, pw)
+    assert "\\Seen" not in flags[1] and "\\Seen" in flags[2]
+
+
+def test_max_age_days_window(mailgate_factory, dovecot, certs, new_user):
+    def modify(cfg):
+        listener(cfg, BRIDGE)["bridge"] = {"on_delete": "hide", "max_age_days": 7}
+    mg = mailgate_factory(modify=modify)
+    user, pw = new_user((), prefix="recent")
+    now = time.time()
+    dovecot.add_message(user, msg("old", [b"old"]), mtime=now - 30 * 86400)
+    dovecot.add_message(user, msg("new", [b"new"]), mtime=now - 86400)
+    p = bridge_login(mg, certs, user, pw)
+    assert p.cmd("STAT").startswith(b"+OK 1 ")
+    first, body = p.multi("RETR 1")
+    assert b"Subject: new" in body
+    p.cmd("QUIT")
+    p.close()
