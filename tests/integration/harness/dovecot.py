@@ -402,9 +402,17 @@ protocol imap {{
         with open(self.passwd_path, "a") as f:
             f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (user, password, self.mail_uid,
                                                     self.mail_gid, self.home(user)))
-        # passwd-file notices changes by mtime (1 s resolution): make sure it moves.
-        st = os.stat(self.passwd_path)
-        os.utime(self.passwd_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        # Dovecot re-checks the passwd file at most once a second and by its
+        # stamp: move the mtime forward monotonically, then wait until auth
+        # knows the user (else a login right away may see "unknown user").
+        self._passwd_stamp = max(getattr(self, "_passwd_stamp", 0), int(time.time())) + 1
+        os.utime(self.passwd_path, (self._passwd_stamp, self._passwd_stamp))
+        if self.running:
+            deadline = time.monotonic() + 10
+            while self.doveadm("user", user, check=False).returncode != 0:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Dovecot does not know new user %s" % user)
+                time.sleep(0.1)
         return user
 
     def cleanup(self):
