@@ -13,7 +13,7 @@ namespace mailgate::test {
 
 class FakeImapServer : public ConnectionHandler {
  public:
-  explicit FakeImapServer(uv_loop_t* loop) : loop_(loop) {
+  explicit FakeImapServer(uv_loop_t* loop) {
     uv_tcp_init(loop, &listener_);
     listener_.data = this;
     sockaddr_in addr{};
@@ -71,7 +71,6 @@ class FakeImapServer : public ConnectionHandler {
   int accepted = 0, closed = 0;
 
  private:
-  uv_loop_t* loop_;
   uv_tcp_t listener_;
   uint16_t port_ = 0;
   Connection* conn_ = nullptr;
