@@ -122,7 +122,6 @@ class Connection {
   bool readPaused_ = false;
   bool reading_ = false;        // uv_read_start is in effect
   bool tlsNotified_ = false;
-  bool closeAfterFlush_ = false;
   bool failPending_ = false;
   CloseReason pendingReason_ = CloseReason::Error;
   std::string pendingDetail_;
