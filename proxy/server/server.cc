@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <thread>
 
 #include "proxy/admin/log.h"
@@ -89,6 +90,9 @@ bool Server::start(std::string* error) {
     workers_[i]->post([w = workers_[i].get(), rt, f = fds[i]] { w->applyRuntime(rt, f, {}); });
     workers_[i]->startThread();
   }
+  health_ = std::make_unique<HealthChecker>();
+  health_->update(healthTargets(c, rt->poolTls));
+  health_->start();
   ready_ = true;
   log::info("started", {{"config", configPath_}, {"workers", workers_.size()},
                         {"listeners", c.listeners.size()}});
@@ -108,6 +112,10 @@ void Server::reload() {
   std::vector<std::map<std::string, int>> fds;
   std::vector<std::string> keep;
   if (rt && !openListeners(*rt->config, runtime_->config.get(), &fds, &keep, &error)) rt.reset();
+  if (rt && rt->config->workers != runtime_->config->workers) {
+    log::warn("config_reload_note", {{"message", "workers changes need a restart; keeping " +
+                                                     std::to_string(workers_.size())}});
+  }
   if (rt && rt->config->adminAddress != adminAddress_) {
     log::warn("config_reload_note", {{"message", "admin.address changes need a restart; keeping " + adminAddress_}});
   }
@@ -120,6 +128,7 @@ void Server::reload() {
   log::configure(rt->config->logging.format, rt->config->logging.level);
   limiter_.setLimits(rt->config->limits.maxConnections, rt->config->limits.maxConnectionsPerIp);
   runtime_ = rt;
+  if (health_) health_->update(healthTargets(*rt->config, rt->poolTls));
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->post([w = workers_[i].get(), rt, f = fds[i], keep] { w->applyRuntime(rt, f, keep); });
   }
@@ -127,44 +136,82 @@ void Server::reload() {
   log::info("config_reloaded", {{"config", configPath_}, {"listeners", rt->config->listeners.size()}});
 }
 
+namespace {
+// After the goodbyes went out, how long sessions may take to close before the
+// workers are stopped regardless (a bridge session committing its QUIT is
+// allowed to finish; everything else closes at once). Each connection then
+// still has Connection's own linger limit to flush what is queued.
+constexpr uint64_t kGoodbyeGraceMs = 3000;
+constexpr uint64_t kDrainPollMs = 50;
+}  // namespace
+
 void Server::beginDrain(const char* signal) {
   if (draining_) {
-    // A second signal: stop waiting.
+    // A second signal: stop waiting, say goodbye now.
+    log::info("drain_interrupted", {{"signal", signal}});
     drainDeadlineMs_ = 0;
+    closeDeadlineMs_ = 0;  // goodbyes already out: stop waiting for them too
     checkDrain();
     return;
   }
   draining_ = true;
-  ready_ = false;
+  ready_ = false;  // /readyz answers 503 from now on; /healthz stays 200
   Metrics::instance().setDraining(true);
   const uint32_t timeoutS = runtime_->config->drainTimeoutS;
   log::info("draining", {{"signal", signal}, {"deadline_s", timeoutS}});
-  for (auto& w : workers_) w->post([wp = w.get()] { wp->stopAccepting(); });
+  for (auto& w : workers_) {
+    w->post([this, wp = w.get()] {
+      wp->stopAccepting();
+      ++workersNotAccepting_;
+    });
+  }
   drainDeadlineMs_ = uv_now(&loop_) + timeoutS * 1000ull;
-  uv_timer_start(&drainTimer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->checkDrain(); }, 100, 100);
+  uv_timer_start(&drainTimer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->checkDrain(); },
+                 kDrainPollMs, kDrainPollMs);
 }
 
 void Server::checkDrain() {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&drainTimer_))) return;  // finished already
   size_t sessions = 0;
   for (auto& w : workers_) sessions += w->sessionCount();
-  if (sessions == 0 || uv_now(&loop_) >= drainDeadlineMs_) finishDrain();
+  // Until every worker has closed its listeners a session may still be
+  // accepted, so zero means nothing yet.
+  const bool settled = workersNotAccepting_.load() == workers_.size();
+  if (settled && sessions == 0) {
+    finishDrain();
+    return;
+  }
+  const uint64_t now = uv_now(&loop_);
+  if (!goodbyesSent_ && now >= drainDeadlineMs_) {
+    goodbyesSent_ = true;
+    closeDeadlineMs_ = now + kGoodbyeGraceMs;
+    log::info("drain_deadline", {{"sessions", sessions}, {"action", "closing with protocol goodbye"}});
+    // Queued after stopAccepting on each worker, so no session can be missed.
+    for (auto& w : workers_) w->post([wp = w.get()] { wp->shutdownSessions("Server shutting down"); });
+    return;
+  }
+  if (goodbyesSent_ && now >= closeDeadlineMs_) {
+    log::warn("drain_forced", {{"sessions", sessions}, {"action", "closing without waiting"}});
+    finishDrain();
+  }
 }
 
 void Server::finishDrain() {
   uv_timer_stop(&drainTimer_);
-  size_t sessions = 0;
-  for (auto& w : workers_) sessions += w->sessionCount();
-  if (sessions > 0) {
-    log::info("drain_deadline", {{"sessions", sessions}, {"action", "closing with protocol goodbye"}});
-    for (auto& w : workers_) w->post([wp = w.get()] { wp->shutdownSessions("Server shutting down"); });
-    // Let the goodbyes reach the clients.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
+  log::info("drained", {});
+  // Each worker closes what is left; its thread ends once every connection
+  // has flushed (bounded by Connection's linger limit), and run() joins it.
   for (auto& w : workers_) w->post([wp = w.get()] { wp->stop(); });
   uv_close(reinterpret_cast<uv_handle_t*>(&sigHup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigTerm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigInt_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
+  // Closing the last uv_signal_t for a signal puts back the default action,
+  // which for these is "terminate": a late SIGTERM or SIGHUP while workers
+  // flush must not turn a clean exit into death by signal.
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
+  ::signal(SIGINT, SIG_IGN);
 }
 
 int Server::run() {
@@ -192,6 +239,7 @@ int Server::run() {
   uv_signal_start(&sigTerm_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGTERM"); }, SIGTERM);
   uv_signal_start(&sigInt_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGINT"); }, SIGINT);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  health_.reset();   // joins its thread
   workers_.clear();  // joins the threads
   log::info("stopped", {});
   return exitCode_;

@@ -16,6 +16,7 @@
 #include "proxy/server/connection_limiter.h"
 #include "proxy/server/runtime.h"
 #include "proxy/server/worker.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace mailgate {
 
@@ -46,10 +47,17 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ConnectionLimiter limiter_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<HealthChecker> health_;  // active pool checks, on a thread of its own
   std::string adminAddress_;
   std::atomic<bool> ready_{false};
   bool draining_ = false;
   uint64_t drainDeadlineMs_ = 0;
+  // Drain bookkeeping: workers that have closed their listeners (sessions are
+  // counted only after all have, so none slips in behind the count), and
+  // when the goodbyes went out and how long they may take to close.
+  std::atomic<size_t> workersNotAccepting_{0};
+  bool goodbyesSent_ = false;
+  uint64_t closeDeadlineMs_ = 0;
   int exitCode_ = 0;
 };
 

@@ -151,9 +151,13 @@ void Worker::shutdownSessions(const std::string& reason) {
 }
 
 void Worker::stop() {
+  if (stopping_) return;
   stopping_ = true;
   stopAccepting();
-  sessions_.clear();  // closes their connections
+  // Sessions still here outlived the drain's grace period: destroying them
+  // closes their connections, which still flush what is queued (bounded by
+  // Connection's linger limit) before the loop, and so the thread, ends.
+  sessions_.clear();
   sessionCount_ = 0;
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
