@@ -4,17 +4,11 @@
 #include <cctype>
 #include <optional>
 #include <utility>
-#include <vector>
 
-#include "proxy/session/sasl.h"
 
 namespace mailgate {
 
 namespace {
-
-// RFC 4616-era AUTH LOGIN prompts, base64 of "Username:" and "Password:".
-constexpr std::string_view kLoginUserPrompt = "+ VXNlcm5hbWU6";
-constexpr std::string_view kLoginPassPrompt = "+ UGFzc3dvcmQ6";
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -114,8 +108,15 @@ void Pop3LoginMachine::process() {
       case LineFramer::Status::NeedMore:
         return;
       case LineFramer::Status::TooLong:
-        state_ = State::Command;  // an over-long SASL response ends the exchange
-        sasl_ = Sasl::None;
+        if (state_ == State::SaslResponse) {
+          // An over-long SASL response ends the exchange. The user name AUTH
+          // LOGIN had collected is kept where USER puts it, so a later PASS
+          // uses it: unlike SMTP, and kept only because this change is a
+          // pure refactor.
+          user_ = std::string(sasl_.loginUser());
+          sasl_.reset();
+        }
+        state_ = State::Command;
         badCommand("-ERR Line too long", "line_too_long");
         break;
       case LineFramer::Status::Line:
@@ -184,80 +185,42 @@ void Pop3LoginMachine::cmdAuth(std::string_view arg) {
   }
   if (refusePlaintext()) return;
   const size_t sp = arg.find(' ');
-  const std::string mech = upper(arg.substr(0, sp));
-  const bool hasInitial = sp != std::string_view::npos;
-  const std::string_view initial = hasInitial ? arg.substr(sp + 1) : std::string_view();
-  if (mech == "PLAIN") sasl_ = Sasl::Plain;
-  else if (mech == "LOGIN") sasl_ = Sasl::LoginUser;
-  else if (mech == "XOAUTH2") sasl_ = Sasl::XOAuth2;
-  else if (mech == "OAUTHBEARER") sasl_ = Sasl::OAuthBearer;
-  else return badCommand("-ERR Unsupported authentication mechanism.", "bad_command");
+  std::optional<std::string_view> initial;
+  if (sp != std::string_view::npos) initial = arg.substr(sp + 1);
+  SaslExchange::Result result = sasl_.start(arg.substr(0, sp), initial);
+  if (result.kind == SaslExchange::Result::Kind::Failed &&
+      result.failure == SaslExchange::Failure::UnknownMechanism) {
+    return badCommand("-ERR Unsupported authentication mechanism.", "bad_command");
+  }
   user_.clear();
-  if (!hasInitial) {
-    state_ = State::SaslResponse;
-    reply(sasl_ == Sasl::LoginUser ? kLoginUserPrompt : std::string_view("+ "));
-    return;
-  }
-  // RFC 5034 §4: "=" is an empty initial response.
-  if (initial == "=") return saslStep({});
-  auto decoded = sasl::base64Decode(initial);
-  if (!decoded) {
-    sasl_ = Sasl::None;
-    return badCommand("-ERR Invalid base64 data in initial response.", "bad_base64");
-  }
-  saslStep(*decoded);
+  saslResult(std::move(result), "-ERR Invalid base64 data in initial response.");
 }
 
 void Pop3LoginMachine::handleSaslResponse(const std::string& line) {
   state_ = State::Command;
-  // RFC 5034 §4: "*" cancels the exchange and the server must reject it.
-  if (line == "*") {
-    sasl_ = Sasl::None;
-    user_.clear();
-    return reply("-ERR Authentication cancelled");
-  }
-  auto decoded = sasl::base64Decode(line);
-  if (!decoded) {
-    sasl_ = Sasl::None;
-    user_.clear();
-    return badCommand("-ERR Invalid base64 data in continued response.", "bad_base64");
-  }
-  saslStep(*decoded);
+  saslResult(sasl_.step(line), "-ERR Invalid base64 data in continued response.");
 }
 
-void Pop3LoginMachine::saslStep(std::string_view decoded) {
-  std::optional<Credentials> creds;
-  switch (sasl_) {
-    case Sasl::None:
-      return;
-    case Sasl::LoginUser:
-      if (!decoded.empty()) {
-        user_ = std::string(decoded);
-        sasl_ = Sasl::LoginPass;
-        state_ = State::SaslResponse;
-        return reply(kLoginPassPrompt);
-      }
-      break;
-    case Sasl::LoginPass:
-      if (!decoded.empty()) {
-        creds.emplace();
-        creds->user = std::exchange(user_, {});
-        creds->secret = std::string(decoded);
-      }
-      break;
-    case Sasl::Plain:
-      creds = sasl::parsePlain(decoded);
-      break;
-    case Sasl::XOAuth2:
-      creds = sasl::parseXOAuth2(decoded);
-      break;
-    case Sasl::OAuthBearer:
-      creds = sasl::parseOAuthBearer(decoded);
+void Pop3LoginMachine::saslResult(SaslExchange::Result result, std::string_view badBase64) {
+  switch (result.kind) {
+    case SaslExchange::Result::Kind::NeedResponse:
+      state_ = State::SaslResponse;
+      return reply("+ " + std::string(result.challenge));
+    case SaslExchange::Result::Kind::Done:
+      return submit(std::move(result.credentials));
+    case SaslExchange::Result::Kind::Failed:
       break;
   }
-  sasl_ = Sasl::None;
-  user_.clear();
-  if (creds) return submit(std::move(*creds));
+  switch (result.failure) {
+    case SaslExchange::Failure::Cancelled:
+      // RFC 5034 §4: "*" cancels the exchange and the server must reject it.
+      return reply("-ERR Authentication cancelled");
+    case SaslExchange::Failure::BadBase64:
+      return badCommand(badBase64, "bad_base64");
+    case SaslExchange::Failure::UnknownMechanism:
+    case SaslExchange::Failure::BadResponse:
+      break;
+  }
   // A malformed response is a failed attempt: it counts like wrong credentials.
   sink_.protocolError("bad_sasl_response");
   reply("-ERR [AUTH] Invalid authentication data.");
@@ -306,7 +269,7 @@ void Pop3LoginMachine::badCommand(std::string_view line, std::string_view what) 
 void Pop3LoginMachine::close(std::string_view goodbye) {
   reply(goodbye);
   state_ = State::Done;
-  sasl_ = Sasl::None;
+  sasl_.reset();
   user_.clear();
   framer_.clear();
   sink_.closeClient();

@@ -11,6 +11,7 @@
 
 #include "proxy/codec/line_framer.h"
 #include "proxy/session/login_machine.h"
+#include "proxy/session/sasl_exchange.h"
 
 namespace mailgate {
 
@@ -35,7 +36,6 @@ class Pop3LoginMachine final : public LoginMachine {
     BackendWait,  // authenticate() called; input buffered, not parsed
     Done,
   };
-  enum class Sasl { None, Plain, LoginUser, LoginPass, XOAuth2, OAuthBearer };
 
   void process();
   void handleCommand(const std::string& line);
@@ -45,8 +45,9 @@ class Pop3LoginMachine final : public LoginMachine {
   void cmdPass(std::string_view arg);
   void cmdAuth(std::string_view arg);
   void cmdStls();
-  // Runs one SASL step with a decoded client response.
-  void saslStep(std::string_view decoded);
+  // Answers what the SASL exchange said; `badBase64` is the reply for
+  // undecodable input (RFC 5034 has different texts for the two places).
+  void saslResult(SaslExchange::Result result, std::string_view badBase64);
   void submit(Credentials credentials);
   bool credentialsAllowed() const;
   bool refusePlaintext();  // true if refused (reply sent)
@@ -58,8 +59,8 @@ class Pop3LoginMachine final : public LoginMachine {
   LoginSink& sink_;
   LineFramer framer_;
   State state_ = State::Command;
-  Sasl sasl_ = Sasl::None;
-  std::string user_;  // from USER, or the first step of AUTH LOGIN
+  SaslExchange sasl_;
+  std::string user_;  // from USER
   unsigned badCommands_ = 0;
   unsigned authFailures_ = 0;
 };

@@ -6,15 +6,10 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/session/sasl.h"
 
 namespace mailgate {
 
 namespace {
-
-// AUTH LOGIN prompts: base64 of "Username:" and "Password:".
-constexpr std::string_view kLoginUserPrompt = "334 VXNlcm5hbWU6";
-constexpr std::string_view kLoginPassPrompt = "334 UGFzc3dvcmQ6";
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -131,8 +126,7 @@ void SmtpLoginMachine::process() {
         return;
       case LineFramer::Status::TooLong:
         state_ = State::Command;  // an over-long SASL response ends the exchange
-        sasl_ = Sasl::None;
-        user_.clear();
+        sasl_.reset();
         badCommand("500 5.5.6 Line too long", "line_too_long");
         break;
       case LineFramer::Status::Line:
@@ -197,80 +191,37 @@ void SmtpLoginMachine::cmdAuth(std::string_view arg) {
   if (refusePlaintext()) return;
   if (arg.empty()) return badCommand("501 5.5.4 Syntax: AUTH mechanism", "bad_command");
   const size_t sp = arg.find(' ');
-  const std::string mech = upper(arg.substr(0, sp));
-  const bool hasInitial = sp != std::string_view::npos;
-  const std::string_view initial = hasInitial ? arg.substr(sp + 1) : std::string_view();
-  if (mech == "PLAIN") sasl_ = Sasl::Plain;
-  else if (mech == "LOGIN") sasl_ = Sasl::LoginUser;
-  else if (mech == "XOAUTH2") sasl_ = Sasl::XOAuth2;
-  else if (mech == "OAUTHBEARER") sasl_ = Sasl::OAuthBearer;
-  else return badCommand("504 5.5.4 Unrecognized authentication type", "bad_command");
-  user_.clear();
-  if (!hasInitial) {
-    state_ = State::SaslResponse;
-    reply(sasl_ == Sasl::LoginUser ? kLoginUserPrompt : std::string_view("334 "));
-    return;
-  }
-  // RFC 4954 §4: "=" is an empty initial response.
-  if (initial == "=") return saslStep({});
-  auto decoded = sasl::base64Decode(initial);
-  if (!decoded) {
-    sasl_ = Sasl::None;
-    return badCommand("501 5.5.2 Cannot decode response", "bad_base64");
-  }
-  saslStep(*decoded);
+  std::optional<std::string_view> initial;
+  if (sp != std::string_view::npos) initial = arg.substr(sp + 1);
+  saslResult(sasl_.start(arg.substr(0, sp), initial));
 }
 
 void SmtpLoginMachine::handleSaslResponse(const std::string& line) {
   state_ = State::Command;
-  // RFC 4954 §4: "*" cancels; the server answers 501.
-  if (line == "*") {
-    sasl_ = Sasl::None;
-    user_.clear();
-    return reply("501 5.0.0 Authentication cancelled");
-  }
-  auto decoded = sasl::base64Decode(line);
-  if (!decoded) {
-    sasl_ = Sasl::None;
-    user_.clear();
-    return badCommand("501 5.5.2 Cannot decode response", "bad_base64");
-  }
-  saslStep(*decoded);
+  saslResult(sasl_.step(line));
 }
 
-void SmtpLoginMachine::saslStep(std::string_view decoded) {
-  std::optional<Credentials> creds;
-  switch (sasl_) {
-    case Sasl::None:
-      return;
-    case Sasl::LoginUser:
-      if (!decoded.empty()) {
-        user_ = std::string(decoded);
-        sasl_ = Sasl::LoginPass;
-        state_ = State::SaslResponse;
-        return reply(kLoginPassPrompt);
-      }
-      break;
-    case Sasl::LoginPass:
-      if (!decoded.empty()) {
-        creds.emplace();
-        creds->user = std::exchange(user_, {});
-        creds->secret = std::string(decoded);
-      }
-      break;
-    case Sasl::Plain:
-      creds = sasl::parsePlain(decoded);
-      break;
-    case Sasl::XOAuth2:
-      creds = sasl::parseXOAuth2(decoded);
-      break;
-    case Sasl::OAuthBearer:
-      creds = sasl::parseOAuthBearer(decoded);
+void SmtpLoginMachine::saslResult(SaslExchange::Result result) {
+  switch (result.kind) {
+    case SaslExchange::Result::Kind::NeedResponse:
+      state_ = State::SaslResponse;
+      return reply("334 " + std::string(result.challenge));
+    case SaslExchange::Result::Kind::Done:
+      return submit(std::move(result.credentials));
+    case SaslExchange::Result::Kind::Failed:
       break;
   }
-  sasl_ = Sasl::None;
-  user_.clear();
-  if (creds) return submit(std::move(*creds));
+  switch (result.failure) {
+    case SaslExchange::Failure::UnknownMechanism:
+      return badCommand("504 5.5.4 Unrecognized authentication type", "bad_command");
+    case SaslExchange::Failure::Cancelled:
+      // RFC 4954 §4: "*" cancels; the server answers 501.
+      return reply("501 5.0.0 Authentication cancelled");
+    case SaslExchange::Failure::BadBase64:
+      return badCommand("501 5.5.2 Cannot decode response", "bad_base64");
+    case SaslExchange::Failure::BadResponse:
+      break;
+  }
   // A malformed response is a failed attempt: it counts like wrong credentials.
   sink_.protocolError("bad_sasl_response");
   reply("535 5.7.8 Authentication credentials invalid");
@@ -286,7 +237,6 @@ void SmtpLoginMachine::cmdStartTls(std::string_view arg) {
   // the handshake; the client must EHLO again.
   framer_.clear();
   ehloSeen_ = false;
-  user_.clear();
   state_ = State::TlsWait;
   sink_.beginTls();
 }
@@ -320,8 +270,7 @@ void SmtpLoginMachine::badCommand(std::string_view line, std::string_view what) 
 void SmtpLoginMachine::close(std::string_view goodbye) {
   reply(goodbye);
   state_ = State::Done;
-  sasl_ = Sasl::None;
-  user_.clear();
+  sasl_.reset();
   framer_.clear();
   sink_.closeClient();
 }

@@ -11,6 +11,7 @@
 
 #include "proxy/codec/line_framer.h"
 #include "proxy/session/login_machine.h"
+#include "proxy/session/sasl_exchange.h"
 
 namespace mailgate {
 
@@ -35,7 +36,6 @@ class SmtpLoginMachine final : public LoginMachine {
     BackendWait,  // authenticate() called; input buffered, not parsed
     Done,
   };
-  enum class Sasl { None, Plain, LoginUser, LoginPass, XOAuth2, OAuthBearer };
 
   void process();
   void handleCommand(const std::string& line);
@@ -43,8 +43,8 @@ class SmtpLoginMachine final : public LoginMachine {
   void cmdEhlo(std::string_view arg);
   void cmdAuth(std::string_view arg);
   void cmdStartTls(std::string_view arg);
-  // Runs one SASL step with a decoded client response.
-  void saslStep(std::string_view decoded);
+  // Answers what the SASL exchange said.
+  void saslResult(SaslExchange::Result result);
   void submit(Credentials credentials);
   bool credentialsAllowed() const;
   bool refusePlaintext();  // true if refused (reply sent)
@@ -56,8 +56,7 @@ class SmtpLoginMachine final : public LoginMachine {
   LoginSink& sink_;
   LineFramer framer_;
   State state_ = State::Command;
-  Sasl sasl_ = Sasl::None;
-  std::string user_;      // the first step of AUTH LOGIN
+  SaslExchange sasl_;
   bool ehloSeen_ = false;  // RFC 4954 §4: AUTH only after EHLO
   unsigned badCommands_ = 0;
   unsigned authFailures_ = 0;
