@@ -1,25 +1,22 @@
 #include "proxy/upstream/pop3_backend_login.h"
 
-#include <cctype>
 #include <utility>
 
 #include "proxy/session/sasl.h"
+#include "proxy/upstream/backend_login_util.h"
 
 namespace mailgate {
 
 namespace {
+
+using backend::excerpt;
+using backend::upper;
 
 // A backend line longer than this is not a POP3 status or CAPA line.
 constexpr size_t kMaxBackendLine = 64 * 1024;
 // RFC 5034 §4: an AUTH command with its initial response must fit in 255
 // octets; longer responses (OAuth tokens) go after the "+" continuation.
 constexpr size_t kMaxAuthLine = 255;
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -30,25 +27,12 @@ std::string textAfter(std::string_view line, std::string_view status) {
   return std::string(line);
 }
 
-// Backend lines quoted in a result are cut short: they end up in logs.
-std::string excerpt(std::string_view line) { return std::string(line.substr(0, 160)); }
-
 bool isOk(std::string_view line) { return line == "+OK" || startsWith(line, "+OK "); }
 bool isErr(std::string_view line) { return line == "-ERR" || startsWith(line, "-ERR "); }
 
 // USER/PASS arguments travel as plain text: a CR, LF or NUL in them would
 // end the command early and let the rest be read as another command.
 bool safeArgument(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
-
-// Only address characters reach the XCLIENT line; anything else (a zone
-// index, a hostname, injected spaces) drops the attribute.
-bool safeAddress(std::string_view a) {
-  if (a.empty()) return false;
-  for (char c : a) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '.' && c != ':') return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -163,7 +147,7 @@ void Pop3BackendLogin::afterCapa() {
     state_ = State::Stls;
     return send("STLS");
   }
-  if (params_.clientIp == ClientIpForwarding::XClient && !xclientDone_ && safeAddress(params_.clientAddress)) {
+  if (params_.clientIp == ClientIpForwarding::XClient && !xclientDone_ && backend::isSafeAddress(params_.clientAddress)) {
     // Dovecot's pop3-login takes plain IPv4/IPv6 in ADDR (net_addr2ip).
     std::string cmd = "XCLIENT ADDR=" + params_.clientAddress;
     if (params_.clientPort != 0) cmd += " PORT=" + std::to_string(params_.clientPort);
@@ -192,16 +176,10 @@ void Pop3BackendLogin::login() {
 }
 
 void Pop3BackendLogin::sendAuth(std::string_view mech, const std::string& raw) {
-  std::string b64 = sasl::base64Encode(raw);
-  if (b64.empty()) b64 = "=";  // RFC 5034 §4: "=" is an empty initial response
-  std::string cmd = "AUTH " + std::string(mech);
-  if (cmd.size() + 1 + b64.size() + 2 <= kMaxAuthLine) {
-    state_ = State::AuthFinal;
-    return send(cmd + " " + b64);
-  }
-  pendingResponse_ = std::move(b64);
-  state_ = State::AuthContinue;
-  send(cmd);
+  backend::AuthCommand cmd = backend::authCommand(mech, raw, kMaxAuthLine);
+  pendingResponse_ = std::move(cmd.deferred);
+  state_ = pendingResponse_.empty() ? State::AuthFinal : State::AuthContinue;
+  send(cmd.line);
 }
 
 void Pop3BackendLogin::finalAnswer(const std::string& line) {
@@ -215,19 +193,12 @@ void Pop3BackendLogin::finalAnswer(const std::string& line) {
   finish(Kind::AuthFailed, std::move(text));
 }
 
-void Pop3BackendLogin::send(std::string_view line) {
-  std::string out(line);
-  out += "\r\n";
-  sink_.sendToBackend(out);
-}
+void Pop3BackendLogin::send(std::string_view line) { sink_.sendToBackend(std::string(line) + "\r\n"); }
 
 void Pop3BackendLogin::finish(BackendLoginResult::Kind kind, std::string text) {
   state_ = State::Done;
   pendingResponse_.clear();
-  BackendLoginResult r;
-  r.kind = kind;
-  r.text = std::move(text);
-  sink_.loginFinished(r);
+  sink_.loginFinished(BackendLoginResult{kind, std::move(text)});
 }
 
 std::unique_ptr<BackendLogin> makePop3BackendLogin(const BackendLoginParams& params, BackendLoginSink& sink) {

@@ -1,13 +1,16 @@
 #include "proxy/upstream/smtp_backend_login.h"
 
-#include <cctype>
 #include <utility>
 
 #include "proxy/session/sasl.h"
+#include "proxy/upstream/backend_login_util.h"
 
 namespace mailgate {
 
 namespace {
+
+using backend::excerpt;
+using backend::upper;
 
 // A backend line longer than this is not an SMTP reply line.
 constexpr size_t kMaxBackendLine = 64 * 1024;
@@ -15,23 +18,7 @@ constexpr size_t kMaxBackendLine = 64 * 1024;
 // 4954 §4 says to leave out the initial response when it would not fit.
 constexpr size_t kMaxCommandLine = 512;
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string excerpt(std::string_view line) { return std::string(line.substr(0, 160)); }
-
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool safeAddress(std::string_view a) {
-  if (a.empty()) return false;
-  for (char c : a) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '.' && c != ':') return false;
-  }
-  return true;
-}
 
 // Splits "KEYWORD a b c" (or the pre-RFC 4954 "AUTH=a b c") into words.
 std::vector<std::string> words(std::string_view s) {
@@ -169,7 +156,7 @@ void SmtpBackendLogin::afterEhlo() {
     return send("STARTTLS");
   }
   if (params_.clientIp == ClientIpForwarding::XClient && !xclientDone_ && ehlo_.count("XCLIENT") &&
-      safeAddress(params_.clientAddress)) {
+      backend::isSafeAddress(params_.clientAddress)) {
     // XCLIENT_README: only attributes the server lists; IPv6 carries the
     // "IPV6:" prefix (Dovecot's submission accepts it too).
     const bool any = xclientAttrs_.empty();
@@ -193,11 +180,11 @@ void SmtpBackendLogin::auth() {
   using Kind = BackendLoginResult::Kind;
   const Credentials& c = params_.credentials;
   std::string mech;
-  std::string initial;  // base64
+  std::string initial;  // raw, before base64
   if (c.mechanism == Credentials::Mechanism::Password) {
     if (authMechs_.count("PLAIN")) {
       mech = "PLAIN";
-      initial = sasl::base64Encode(sasl::encodePlain(c));
+      initial = sasl::encodePlain(c);
     } else if (authMechs_.count("LOGIN") && c.authzid.empty()) {
       // RFC-less but universal: username, then password, each after a 334.
       state_ = State::Auth;
@@ -209,14 +196,12 @@ void SmtpBackendLogin::auth() {
   } else {
     mech = sasl::saslName(c.mechanism);
     if (!authMechs_.count(mech)) return finish(Kind::ProtocolError, "backend does not offer " + mech);
-    initial = sasl::base64Encode(c.secret);
+    initial = c.secret;
   }
-  if (initial.empty()) initial = "=";  // RFC 4954 §4: "=" is an empty initial response
+  backend::AuthCommand cmd = backend::authCommand(mech, initial, kMaxCommandLine);
   state_ = State::Auth;
-  std::string cmd = "AUTH " + mech;
-  if (cmd.size() + 1 + initial.size() + 2 <= kMaxCommandLine) return send(cmd + " " + initial);
-  pendingResponses_ = {std::move(initial)};
-  send(cmd);
+  if (!cmd.deferred.empty()) pendingResponses_ = {std::move(cmd.deferred)};
+  send(cmd.line);
 }
 
 void SmtpBackendLogin::sendEhlo() {
@@ -229,19 +214,12 @@ void SmtpBackendLogin::sendEhlo() {
   send("EHLO " + (name.empty() ? std::string("mailgate") : name));
 }
 
-void SmtpBackendLogin::send(std::string_view line) {
-  std::string out(line);
-  out += "\r\n";
-  sink_.sendToBackend(out);
-}
+void SmtpBackendLogin::send(std::string_view line) { sink_.sendToBackend(std::string(line) + "\r\n"); }
 
 void SmtpBackendLogin::finish(BackendLoginResult::Kind kind, std::string text) {
   state_ = State::Done;
   pendingResponses_.clear();
-  BackendLoginResult r;
-  r.kind = kind;
-  r.text = std::move(text);
-  sink_.loginFinished(r);
+  sink_.loginFinished(BackendLoginResult{kind, std::move(text)});
 }
 
 std::unique_ptr<BackendLogin> makeSmtpBackendLogin(const BackendLoginParams& params, BackendLoginSink& sink) {
