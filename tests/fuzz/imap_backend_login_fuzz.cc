@@ -3,52 +3,16 @@
 //
 // Input: byte 0 = parameters, byte 1 = split seed, rest = backend bytes.
 #include <cstdint>
-#include <cstdlib>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "proxy/upstream/imap_backend_login.h"
-
-namespace {
-
-using mailgate::BackendLoginResult;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-struct FuzzSink : mailgate::BackendLoginSink {
-  bool finished = false;
-  bool tls = false;
-  int pendingTls = 0;
-  bool loginSent = false;
-  std::optional<BackendLoginResult> result;
-  void sendToBackend(std::string_view b) override {
-    check(!finished);
-    check(b.size() >= 2 && b.substr(b.size() - 2) == "\r\n");
-    if (b.find(" LOGIN ") != std::string_view::npos || b.find(" AUTHENTICATE ") != std::string_view::npos ||
-        b.find(" AUTHENTICATE\r\n") != std::string_view::npos) {
-      loginSent = true;
-    }
-  }
-  void beginBackendTls() override {
-    check(!tls && !finished);
-    ++pendingTls;
-  }
-  void loginFinished(const BackendLoginResult& r) override {
-    check(!finished);  // exactly once
-    finished = true;
-    result = r;
-  }
-};
-
-}  // namespace
+#include "tests/fuzz/login_fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const uint8_t flags = data[0];
-  uint32_t split = data[1] | 1u;
+  const uint32_t split = data[1] | 1u;
   std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
 
   mailgate::BackendLoginParams params;
@@ -67,26 +31,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   params.localPort = 143;
   params.sessionId = "fuzz-1";
 
-  FuzzSink sink;
+  mailgate::fuzz::BackendSink sink;
+  sink.isLoginCommand = [](std::string_view b) {
+    return b.find(" LOGIN ") != std::string_view::npos || b.find(" AUTHENTICATE ") != std::string_view::npos ||
+           b.find(" AUTHENTICATE\r\n") != std::string_view::npos;
+  };
   auto login = mailgate::makeImapBackendLogin(params, sink);
-  size_t pos = 0;
-  while (pos < input.size() && !sink.finished) {
-    split = split * 1103515245u + 12345u;
-    const size_t n = (split >> 16) % 4 == 0 ? input.size() - pos : 1 + (split >> 18) % 17;
-    login->receive(input.substr(pos, n));
-    pos += std::min(n, input.size() - pos);
-    if (sink.pendingTls && !sink.finished) {
-      sink.pendingTls = 0;
-      sink.tls = true;
-      login->tlsEstablished();
-    }
-  }
-  if (sink.result && sink.result->kind == BackendLoginResult::Kind::Ok) {
-    // Never a session we did not log in ourselves (PREAUTH), never one that
-    // skipped the TLS the pool demands.
-    check(sink.loginSent);
-    check(params.tls != mailgate::BackendTls::StartTls || sink.tls);
-  }
-  check(login->takeRemainder().size() <= input.size());
+  // Never a session we did not log in ourselves (PREAUTH), never one that
+  // skipped the TLS the pool demands.
+  mailgate::fuzz::driveBackend(*login, sink, params, split, input);
   return 0;
 }
