@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/session/sasl.h"
-#include "tests/unit/pop3smtp/recording_sinks.h"
+#include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
 namespace {
@@ -19,27 +19,13 @@ const std::string kCapaPlain =
     "SASL PLAIN LOGIN\r\n.\r\n";
 const std::string kCapaNoSasl = "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nUSER\r\n.\r\n";
 
-class Pop3Backend : public ::testing::TestWithParam<size_t> {
+class Pop3Backend : public testing::BackendLoginTest {
  protected:
-  Pop3Backend() {
+  Pop3Backend() : BackendLoginTest(makePop3BackendLogin) {
     params_.protocol = Protocol::Pop3;
     params_.credentials.user = "alice@example.org";
     params_.credentials.secret = "pass word";
   }
-  void make() { b_ = makePop3BackendLogin(params_, sink_); }
-  std::string reply(std::string_view bytes) {
-    testing::feed(*b_, bytes, GetParam());
-    return sink_.take();
-  }
-  const BackendLoginResult& result() {
-    EXPECT_EQ(sink_.results.size(), 1u);
-    static BackendLoginResult none;
-    return sink_.results.empty() ? none : sink_.results.back();
-  }
-
-  BackendLoginParams params_;
-  RecordingBackendSink sink_;
-  std::unique_ptr<BackendLogin> b_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Splits, Pop3Backend, ::testing::Values(0, 1, 3));

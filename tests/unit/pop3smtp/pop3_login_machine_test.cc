@@ -3,35 +3,16 @@
 #include <gtest/gtest.h>
 
 #include "proxy/session/sasl.h"
-#include "tests/unit/pop3smtp/recording_sinks.h"
+#include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
 namespace {
 
-using testing::RecordingLoginSink;
 using namespace std::string_literals;
 
-// Each test runs whole, byte-at-a-time and in 3-byte reads.
-class Pop3Login : public ::testing::TestWithParam<size_t> {
+class Pop3Login : public testing::LoginMachineTest {
  protected:
-  void make(LoginPolicy p) {
-    p.hostname = "mx.example.org";
-    m_ = makePop3LoginMachine(p, sink_);
-    m_->start();
-    ASSERT_EQ(sink_.take(), "+OK mx.example.org ready.\r\n");
-  }
-  void makeTls() {
-    LoginPolicy p;
-    p.tlsActive = true;
-    make(p);
-  }
-  std::string send(std::string_view bytes) {
-    testing::feed(*m_, bytes, GetParam());
-    return sink_.take();
-  }
-
-  RecordingLoginSink sink_;
-  std::unique_ptr<LoginMachine> m_;
+  Pop3Login() : LoginMachineTest(makePop3LoginMachine, "+OK mx.example.org ready.\r\n") {}
 };
 
 INSTANTIATE_TEST_SUITE_P(Splits, Pop3Login, ::testing::Values(0, 1, 3));

@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "proxy/session/sasl.h"
-#include "tests/unit/pop3smtp/recording_sinks.h"
+#include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
 namespace {
 
-using testing::RecordingBackendSink;
 using Kind = BackendLoginResult::Kind;
 using namespace std::string_literals;
 
@@ -22,32 +21,20 @@ const std::string kEhlo =
     "250 PIPELINING\r\n";
 const std::string kEhloPlainOnly = "250-mail.example.org\r\n250-AUTH=PLAIN\r\n250 PIPELINING\r\n";
 
-class SmtpBackend : public ::testing::TestWithParam<size_t> {
+class SmtpBackend : public testing::BackendLoginTest {
  protected:
-  SmtpBackend() {
+  SmtpBackend() : BackendLoginTest(makeSmtpBackendLogin) {
     params_.protocol = Protocol::Smtp;
     params_.heloName = "gw.example.org";
     params_.credentials.user = "alice@example.org";
     params_.credentials.secret = "pw";
   }
+  // Each make() here starts with no results, unlike the POP3 tests.
   void make() {
     sink_.results.clear();
-    b_ = makeSmtpBackendLogin(params_, sink_);
-  }
-  std::string reply(std::string_view bytes) {
-    testing::feed(*b_, bytes, GetParam());
-    return sink_.take();
-  }
-  const BackendLoginResult& result() {
-    EXPECT_EQ(sink_.results.size(), 1u);
-    static BackendLoginResult none;
-    return sink_.results.empty() ? none : sink_.results.back();
+    BackendLoginTest::make();
   }
   std::string plainCommand() { return "AUTH PLAIN " + sasl::base64Encode("\0alice@example.org\0pw"s) + "\r\n"; }
-
-  BackendLoginParams params_;
-  RecordingBackendSink sink_;
-  std::unique_ptr<BackendLogin> b_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Splits, SmtpBackend, ::testing::Values(0, 1, 3));

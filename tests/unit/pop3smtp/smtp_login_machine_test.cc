@@ -3,34 +3,16 @@
 #include <gtest/gtest.h>
 
 #include "proxy/session/sasl.h"
-#include "tests/unit/pop3smtp/recording_sinks.h"
+#include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
 namespace {
 
-using testing::RecordingLoginSink;
 using namespace std::string_literals;
 
-class SmtpLogin : public ::testing::TestWithParam<size_t> {
+class SmtpLogin : public testing::LoginMachineTest {
  protected:
-  void make(LoginPolicy p) {
-    p.hostname = "mx.example.org";
-    m_ = makeSmtpLoginMachine(p, sink_);
-    m_->start();
-    ASSERT_EQ(sink_.take(), "220 mx.example.org ESMTP ready\r\n");
-  }
-  void makeTls() {
-    LoginPolicy p;
-    p.tlsActive = true;
-    make(p);
-  }
-  std::string send(std::string_view bytes) {
-    testing::feed(*m_, bytes, GetParam());
-    return sink_.take();
-  }
-
-  RecordingLoginSink sink_;
-  std::unique_ptr<LoginMachine> m_;
+  SmtpLogin() : LoginMachineTest(makeSmtpLoginMachine, "220 mx.example.org ESMTP ready\r\n") {}
 };
 
 INSTANTIATE_TEST_SUITE_P(Splits, SmtpLogin, ::testing::Values(0, 1, 3));
