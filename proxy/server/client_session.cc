@@ -325,10 +325,16 @@ void ClientSession::protocolError(std::string_view what) {
 }
 
 std::string ClientSession::goodbyeFor(std::string_view reason) const {
+  // One line whatever `reason` holds: a stray CR or LF would start a line the
+  // client parses as a second response.
+  std::string text;
+  for (char c : reason) text.push_back(c == '\r' || c == '\n' ? ' ' : c);
   switch (env_.listener->protocol) {
-    case ListenerProtocol::Imap: return "* BYE " + std::string(reason) + "\r\n";
-    case ListenerProtocol::Pop3: return "-ERR [SYS/TEMP] " + std::string(reason) + "\r\n";
-    case ListenerProtocol::Smtp: return "421 4.3.2 " + std::string(reason) + "\r\n";
+    // RFC 5530 §3: UNAVAILABLE = temporary, try again (elsewhere) later.
+    case ListenerProtocol::Imap: return "* BYE [UNAVAILABLE] " + text + "\r\n";
+    case ListenerProtocol::Pop3: return "-ERR [SYS/TEMP] " + text + "\r\n";
+    // RFC 5321 §3.8: 421 when the service is shutting down.
+    case ListenerProtocol::Smtp: return "421 4.3.2 " + text + "\r\n";
   }
   return {};
 }

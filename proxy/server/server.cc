@@ -100,7 +100,10 @@ bool Server::start(std::string* error) {
 }
 
 void Server::reload() {
-  if (draining_) return;
+  if (draining_) {
+    log::info("config_reload_skipped", {{"reason", "draining"}});
+    return;
+  }
   auto loaded = loadConfigFile(configPath_);
   std::string error;
   std::shared_ptr<const Runtime> rt;
