@@ -17,7 +17,6 @@ constexpr UnbuiltFeature kUnbuiltFeatures[] = {
     {"route.type.http", "route type \"http\" is accepted but not implemented yet; logins on this route will fail"},
     {"pool.health", "pool health checks are not implemented yet; \"health\" is ignored"},
     {"pool.client_ip.proxy-v2", "client_ip \"proxy-v2\" is not implemented yet; the client IP is not forwarded"},
-    {"listener.proxy_protocol", "proxy_protocol is not implemented yet; a PROXY header from the load balancer will be treated as a bad command"},
 };
 
 }  // namespace

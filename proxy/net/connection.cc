@@ -196,6 +196,13 @@ void Connection::receive(const char* data, size_t len) {
   if (tls_->peerClosed()) fail(CloseReason::PeerClosed, "TLS close_notify from peer");
 }
 
+void Connection::receiveAgain(std::string_view bytes) {
+  if (state_ != State::Open || bytes.empty()) return;
+  // `bytes` may point into the shared read buffer; receive() consumes it
+  // before returning, and nothing reads the socket meanwhile.
+  receive(bytes.data(), bytes.size());
+}
+
 void Connection::write(std::string_view bytes) {
   if (state_ != State::Open || bytes.empty()) return;
   if (!tls_) {

@@ -70,6 +70,10 @@ class Connection {
   void startServerTls(std::shared_ptr<TlsContext> ctx);
   void startClientTls(std::shared_ptr<TlsContext> ctx, const std::string& serverName);
   bool tlsActive() const { return tls_ != nullptr; }
+  // Processes bytes the handler was already given as plaintext but that
+  // belong to the layer it has started since: a TLS ClientHello that arrived
+  // in the same read as a PROXY protocol header. Call only from onData.
+  void receiveAgain(std::string_view bytes);
   std::string tlsVersion() const;      // "TLSv1.3", "" without TLS
   std::string tlsServerName() const;   // SNI the client asked for
 

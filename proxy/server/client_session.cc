@@ -1,8 +1,11 @@
 #include "proxy/server/client_session.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "bridge/pop3_bridge_session.h"
+#include "config/net_address.h"
 #include "proxy/admin/log.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/server/relay.h"
@@ -48,25 +51,93 @@ ClientSession::~ClientSession() {
 
 void ClientSession::start() {
   const ListenerConfig& l = *env_.listener;
+  clientPeer_ = client_->peer();
+  clientLocal_ = client_->local();
   Metrics::instance().connectionOpened(l.name, protocolName(protocolOf(l.protocol)));
   log::info("session_start", {{"session", env_.sessionId},
                               {"listener", l.name},
-                              {"client", client_->peer().address + ":" + std::to_string(client_->peer().port)}});
+                              {"client", clientPeer_.address + ":" + std::to_string(clientPeer_.port)}});
   client_->setHandler(this);
   loginTimer_.start(env_.runtime->config->limits.loginTimeoutS * 1000ull, [this] {
     if (machine_ && !machine_->finished()) {
       machine_->shutdown("Login timeout, disconnecting");
+    } else if (phase_ == Phase::ProxyHeader) {
+      log::info("proxy_header_failed", {{"session", env_.sessionId}, {"error", "timeout"}});
+      finish("proxy_header_timeout");
     } else if (phase_ == Phase::Handshake) {
       finish("tls_handshake_timeout");
     }
   });
-  if (l.tls == TlsMode::Implicit) {
-    client_->startServerTls(env_.runtime->serverTls);
+  if (l.proxyProtocol) {
+    // Only the load balancers may claim a client address (haproxy's
+    // proxy-protocol.txt §1: "the receiver must be configured to only
+    // receive the protocol from trusted sources").
+    if (!fromTrustedProxy()) {
+      log::warn("proxy_untrusted", {{"session", env_.sessionId}, {"listener", l.name},
+                                    {"client", clientPeer_.address}});
+      Metrics::instance().protocolError(protocolName(protocolOf(l.protocol)), "proxy_untrusted");
+      finish("proxy_untrusted");
+      return;
+    }
+    phase_ = Phase::ProxyHeader;
+    proxyParser_ = std::make_unique<ProxyProtocolParser>();
     client_->startReading();
     return;
   }
-  startLogin(false);
+  beginProtocol({});
   client_->startReading();
+}
+
+bool ClientSession::fromTrustedProxy() const {
+  uint8_t bytes[16];
+  uint8_t family = 4;
+  if (inet_pton(AF_INET, clientPeer_.address.c_str(), bytes) != 1) {
+    if (inet_pton(AF_INET6, clientPeer_.address.c_str(), bytes) != 1) return false;
+    family = 6;
+  }
+  for (const CidrRange& r : env_.listener->trustedProxies)
+    if (cidrContains(r, family, bytes)) return true;
+  return false;
+}
+
+void ClientSession::onProxyHeaderData(std::string_view bytes) {
+  const ListenerConfig& l = *env_.listener;
+  auto r = proxyParser_->feed(bytes);
+  if (r.status == ProxyProtocolParser::Status::NeedMore) return;
+  if (r.status == ProxyProtocolParser::Status::Invalid) {
+    log::warn("proxy_header_invalid", {{"session", env_.sessionId}, {"listener", l.name},
+                                       {"client", clientPeer_.address}, {"error", r.reason}});
+    Metrics::instance().protocolError(protocolName(protocolOf(l.protocol)), "proxy_header_invalid");
+    finish("proxy_header_invalid");
+    return;
+  }
+  const ProxyHeader& h = proxyParser_->header();
+  // LOCAL (the balancer's health check), UNKNOWN and non-IP families keep
+  // the TCP endpoints (proxy-protocol.txt §2.1, §2.2).
+  if (h.hasAddresses) {
+    clientPeer_ = {h.sourceAddress, h.sourcePort};
+    clientLocal_ = {h.destAddress, h.destPort};
+  }
+  log::info("proxy_header", {{"session", env_.sessionId},
+                             {"version", h.version},
+                             {"command", h.local ? "local" : "proxy"},
+                             {"client", clientPeer_.address + ":" + std::to_string(clientPeer_.port)},
+                             {"proxy", client_->peer().address}});
+  proxyParser_.reset();
+  beginProtocol(bytes.substr(r.consumed));
+}
+
+void ClientSession::beginProtocol(std::string_view early) {
+  const ListenerConfig& l = *env_.listener;
+  if (l.tls == TlsMode::Implicit) {
+    phase_ = Phase::Handshake;
+    client_->startServerTls(env_.runtime->serverTls);
+    // A balancer may send the ClientHello in the same segment as the header.
+    if (!early.empty()) client_->receiveAgain(early);
+    return;
+  }
+  startLogin(false);
+  if (!early.empty() && machine_ && client_) machine_->receive(early);
 }
 
 void ClientSession::startLogin(bool tlsActive) {
@@ -92,6 +163,10 @@ void ClientSession::startLogin(bool tlsActive) {
 }
 
 void ClientSession::onData(std::string_view bytes) {
+  if (phase_ == Phase::ProxyHeader) {
+    onProxyHeaderData(bytes);
+    return;
+  }
   if (machine_ && (phase_ == Phase::Login || phase_ == Phase::Authenticating)) {
     machine_->receive(bytes);
   }
@@ -146,8 +221,8 @@ void ClientSession::authenticate(const Credentials& credentials) {
   req.bridge = env_.listener->bridge.has_value();
   req.credentials = credentials;
   if (client_) {
-    req.clientAddress = client_->peer().address;
-    req.clientPort = client_->peer().port;
+    req.clientAddress = clientPeer_.address;
+    req.clientPort = clientPeer_.port;
   }
   req.loginAttempt = authAttempts_;
   env_.runtime->router->resolve(env_.loop, req, [this, alive = alive_](RouteResult r) {
@@ -174,10 +249,10 @@ void ClientSession::onRouted(RouteResult route) {
   BackendLoginParams params;
   params.protocol = protocolOf(env_.listener->protocol);
   params.credentials = credentials_;
-  params.clientAddress = client_->peer().address;
-  params.clientPort = client_->peer().port;
-  params.localAddress = client_->local().address;
-  params.localPort = client_->local().port;
+  params.clientAddress = clientPeer_.address;
+  params.clientPort = clientPeer_.port;
+  params.localAddress = clientLocal_.address;
+  params.localPort = clientLocal_.port;
   params.heloName = c.hostname;
   params.sessionId = env_.sessionId;
   BackendConnector::Timeouts t;
@@ -280,8 +355,8 @@ void ClientSession::startBridge(const RouteResult& route) {
   BridgeClientInfo info;
   info.sessionId = env_.sessionId;
   info.listener = l.name;
-  info.peer = client_->peer();
-  info.local = client_->local();
+  info.peer = clientPeer_;
+  info.local = clientLocal_;
   BridgeSession::Callbacks cb;
   cb.onLoggedIn = [this] {
     if (!machine_ || !client_) return;

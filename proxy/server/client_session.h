@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/codec/proxy_protocol_parser.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/timer.h"
 #include "proxy/server/runtime.h"
@@ -44,7 +45,15 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   void shutdown(std::string_view reason);
 
  private:
-  enum class Phase { Handshake, Login, Authenticating, Relaying, Bridging, Done };
+  enum class Phase { ProxyHeader, Handshake, Login, Authenticating, Relaying, Bridging, Done };
+
+  // PROXY protocol (listeners with proxy_protocol: true): the header comes
+  // first, before TLS or the greeting.
+  bool fromTrustedProxy() const;
+  void onProxyHeaderData(std::string_view bytes);
+  // TLS handshake (implicit) or greeting; `early` = client bytes that came
+  // behind the PROXY header in the same read.
+  void beginProtocol(std::string_view early);
 
   void startLogin(bool tlsActive);
   void onRouted(RouteResult result);
@@ -69,6 +78,12 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   SessionEnvironment env_;
   Connection* client_;
   Phase phase_ = Phase::Handshake;
+  std::unique_ptr<ProxyProtocolParser> proxyParser_;
+  // The client as the rest of the session sees it (logs, routing, backend
+  // client-IP forwarding, bridge): the TCP peer, or the addresses from a
+  // PROXY header.
+  Endpoint clientPeer_;
+  Endpoint clientLocal_;
   std::unique_ptr<LoginMachine> machine_;
   std::unique_ptr<BackendConnector> connector_;
   std::unique_ptr<Relay> relay_;
