@@ -5,10 +5,18 @@
 
 #include "proxy/admin/metrics.h"
 #include "proxy/codec/proxy_protocol_v2.h"
+#include "proxy/upstream/pool_health.h"
 
 namespace mailgate {
 
 namespace {
+
+// "::ffff:192.0.2.7" -> "192.0.2.7": a dual-stack listener's view of an IPv4
+// client, which must be paired with an IPv4 local address in a PROXY header.
+std::string unmapV4(const std::string& ip) {
+  if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) return ip.substr(7);
+  return ip;
+}
 
 bool isNumericIp(const std::string& host) {
   unsigned char buf[16];
@@ -105,6 +113,10 @@ void BackendConnector::connectTo(const std::string& ip) {
 
 void BackendConnector::failCandidate(std::string why, bool markDown) {
   lastError_ = std::move(why);
+  // Passive health: the next user of this member goes straight to the next
+  // one instead of waiting for the same failure; the health checker brings
+  // the member back when it answers again.
+  if (markDown) PoolHealth::instance().markDown(current_.pool, current_.label(), lastError_);
   // The next member is tried on a later turn, never on a callback's stack.
   deferToNextTick(loop_, [this, alive = alive_] {
     if (*alive && !finished_) tryNext();
@@ -127,9 +139,20 @@ void BackendConnector::onConnected() {
     finish(r);
   });
   if (current_.clientIp == ClientIpMode::ProxyV2) {
-    auto header = encodeProxyV2(params_.clientAddress, params_.clientPort, params_.localAddress,
-                                params_.localPort);
-    if (header) conn_->write(*header);
+    auto header = encodeProxyV2(unmapV4(params_.clientAddress), params_.clientPort,
+                                unmapV4(params_.localAddress), params_.localPort);
+    if (!header) {
+      // Without the header the backend would see our address, or (haproxy
+      // listener) drop us: fail closed rather than log in unattributed.
+      BackendLoginResult r;
+      r.kind = BackendLoginResult::Kind::Temporary;
+      lastError_ = "cannot encode PROXY v2 header for client " + params_.clientAddress;
+      deferToNextTick(loop_, [this, alive = alive_, r] {
+        if (*alive) finish(r);
+      });
+      return;
+    }
+    conn_->write(*header);
   }
   BackendLoginParams p = params_;
   p.tls = current_.tls == TlsMode::StartTls ? BackendTls::StartTls
@@ -202,6 +225,9 @@ void BackendConnector::finish(BackendLoginResult result) {
   if (finished_) return;
   finished_ = true;
   timer_.stop();
+  // A backend that judged the credentials works, whatever the table said.
+  if (result.kind == BackendLoginResult::Kind::Ok || result.kind == BackendLoginResult::Kind::AuthFailed)
+    PoolHealth::instance().markUp(current_.pool, current_.label());
   BackendConnectResult out;
   out.login = std::move(result);
   out.target = current_;
