@@ -162,6 +162,33 @@ void appendLogfmtValue(std::string& out, std::string_view raw) {
   }
 }
 
+// JSON allows C1 controls (U+0080..U+009F) and U+2028/U+2029 raw inside
+// strings, but log shippers that split on Unicode line breaks (NEL, LS, PS)
+// would then cut one event in two. They only occur inside strings in dump()'s
+// output, so escaping them there keeps the JSON valid.
+std::string escapeLineSeparators(std::string in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    const auto next = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
+    char buf[8];
+    if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", next);
+      out += buf;
+      i += 1;
+    } else if (c == 0xE2 && next == 0x80 && i + 2 < in.size() &&
+               (static_cast<unsigned char>(in[i + 2]) == 0xA8 || static_cast<unsigned char>(in[i + 2]) == 0xA9)) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", 0x2000 + static_cast<unsigned char>(in[i + 2]) - 0x80);
+      out += buf;
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 Level parseLevel(std::string_view s) {
   if (s == "debug") return Level::Debug;
   if (s == "warn" || s == "warning") return Level::Warn;
@@ -182,9 +209,10 @@ std::string formatAt(LogFormat fmt, Level level, std::string_view event,
       std::string value(capValue(f.value, &suffix));
       j[safeKey(f.key)] = value + suffix;
     }
-    // replace: invalid UTF-8 becomes U+FFFD instead of throwing; control
+    // replace: invalid UTF-8 becomes U+FFFD instead of throwing; C0 control
     // characters are escaped by dump() itself.
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return escapeLineSeparators(
+        j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   }
   std::string out;
   out.reserve(64 + fields.size() * 24);

@@ -317,9 +317,6 @@ def test_control_characters_cannot_forge_lines(mailgate_factory, certs, fmt):
         "the hostile text was never logged, so this test proved nothing"
 
 
-@pytest.mark.xfail(strict=True, reason="proxy/admin/log.cc: JSON output leaves C1 controls (U+0085 NEL) "
-                   "raw, unlike logfmt; line splitters that honour NEL (Python's str.splitlines) "
-                   "then see two lines")
 def test_json_escapes_c1_controls(mailgate_factory, certs):
     def modify(cfg):
         cfg["logging"] = {"format": "json", "level": "debug"}

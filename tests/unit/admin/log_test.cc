@@ -97,3 +97,19 @@ TEST(Log, EventWritesOneLineToStderr) {
 
 }  // namespace
 }  // namespace mailgate::log
+
+namespace mailgate::log {
+namespace {
+
+TEST(LogJson, EscapesUnicodeLineBreaksSoOneEventStaysOneLine) {
+  // U+0085 (NEL), U+2028 (LS), U+2029 (PS): raw they would split the line for
+  // shippers that honour Unicode line breaks.
+  std::string line = format(LogFormat::Json, Level::Info, "e", {{"v", "a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xA9" "d"}});
+  EXPECT_EQ(line.find("\xC2\x85"), std::string::npos);
+  EXPECT_EQ(line.find("\xE2\x80\xA8"), std::string::npos);
+  EXPECT_NE(line.find("a\\u0085b\\u2028c\\u2029d"), std::string::npos) << line;
+  EXPECT_EQ(nlohmann::json::parse(line)["v"], "a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xA9" "d");
+}
+
+}  // namespace
+}  // namespace mailgate::log
