@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "proxy/net/timer.h"
+#include "proxy/upstream/pool_health.h"
 
 namespace mailgate {
 
@@ -68,6 +69,17 @@ std::vector<BackendTarget> Router::poolCandidates(const std::string& poolName, c
     t.clientIp = pool.clientIp;
     out.push_back(std::move(t));
   }
+  // Healthy members first, each group in ring order, so a user stays on its
+  // member while that is up and every user of a down member moves to the
+  // same next one. Down members stay on the list as a last resort (the table
+  // may be a second behind a recovery) — unless all are down: then the
+  // client gets the protocol's temporary error at once instead of waiting
+  // for connects that are known to fail (DESIGN §2.2).
+  const PoolHealth& health = PoolHealth::instance();
+  auto firstDown = std::stable_partition(out.begin(), out.end(), [&](const BackendTarget& t) {
+    return health.isUp(t.pool, t.label());
+  });
+  if (firstDown == out.begin()) out.clear();
   return out;
 }
 
