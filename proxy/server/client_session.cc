@@ -8,6 +8,7 @@
 #include "config/net_address.h"
 #include "proxy/admin/log.h"
 #include "proxy/admin/metrics.h"
+#include "proxy/server/connection_limiter.h"
 #include "proxy/server/relay.h"
 
 namespace mailgate {
@@ -43,6 +44,7 @@ ClientSession::ClientSession(SessionEnvironment env, Connection* client)
 
 ClientSession::~ClientSession() {
   *alive_ = false;
+  if (addressCounted_) env_.limiter->releaseAddress(clientPeer_.address);
   connector_.reset();
   relay_.reset();
   bridge_.reset();
@@ -117,6 +119,23 @@ void ClientSession::onProxyHeaderData(std::string_view bytes) {
   if (h.hasAddresses) {
     clientPeer_ = {h.sourceAddress, h.sourcePort};
     clientLocal_ = {h.destAddress, h.destPort};
+  }
+  if (env_.limiter) {
+    if (!env_.limiter->tryAcquireAddress(clientPeer_.address)) {
+      // As the worker does at accept: say why where the client can read it.
+      if (l.tls != TlsMode::Implicit) {
+        switch (l.protocol) {
+          case ListenerProtocol::Imap: client_->write("* BYE [UNAVAILABLE] Too many connections\r\n"); break;
+          case ListenerProtocol::Pop3: client_->write("-ERR [SYS/TEMP] Too many connections\r\n"); break;
+          case ListenerProtocol::Smtp: client_->write("421 4.7.0 Too many connections\r\n"); break;
+        }
+      }
+      log::warn("connection_refused", {{"session", env_.sessionId}, {"listener", l.name},
+                                       {"client", clientPeer_.address}, {"reason", "limit"}});
+      finish("limit");
+      return;
+    }
+    addressCounted_ = true;
   }
   log::info("proxy_header", {{"session", env_.sessionId},
                              {"version", h.version},

@@ -21,12 +21,17 @@ namespace mailgate {
 
 class Relay;
 class BridgeSession;
+class ConnectionLimiter;
 
 struct SessionEnvironment {
   uv_loop_t* loop = nullptr;
   std::shared_ptr<const Runtime> runtime;  // the snapshot this session lives by
   const ListenerConfig* listener = nullptr;  // points into runtime->config
   std::string sessionId;
+  // Set on PROXY protocol listeners: the worker counted the connection in
+  // the total only, and the session counts the client address from the
+  // header against the per-IP limit (released when the session is destroyed).
+  ConnectionLimiter* limiter = nullptr;
   // Called once, on a later loop turn, when the session is over; the owner
   // then destroys it.
   std::function<void()> onFinished;
@@ -84,6 +89,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   // PROXY header.
   Endpoint clientPeer_;
   Endpoint clientLocal_;
+  bool addressCounted_ = false;  // clientPeer_ holds a per-IP slot in env_.limiter
   std::unique_ptr<LoginMachine> machine_;
   std::unique_ptr<BackendConnector> connector_;
   std::unique_ptr<Relay> relay_;

@@ -19,24 +19,50 @@ class ConnectionLimiter {
   bool tryAcquire(const std::string& ip) {
     std::lock_guard lock(mutex_);
     if (active_ >= total_) return false;
+    if (!acquireAddressLocked(ip)) return false;
+    ++active_;
+    return true;
+  }
+  void release(const std::string& ip) {
+    releaseAddress(ip);
+    releaseTotal();
+  }
+
+  // The two halves, for PROXY protocol listeners: the connection counts in
+  // the total at accept, its client address only once the PROXY header has
+  // named it (the TCP peer is the load balancer, shared by every client).
+  bool tryAcquireTotal() {
+    std::lock_guard lock(mutex_);
+    if (active_ >= total_) return false;
+    ++active_;
+    return true;
+  }
+  bool tryAcquireAddress(const std::string& ip) {
+    std::lock_guard lock(mutex_);
+    return acquireAddressLocked(ip);
+  }
+  void releaseTotal() {
+    std::lock_guard lock(mutex_);
+    if (active_ > 0) --active_;
+  }
+  void releaseAddress(const std::string& ip) {
+    std::lock_guard lock(mutex_);
+    auto it = perAddress_.find(ip);
+    if (it == perAddress_.end()) return;
+    if (--it->second == 0) perAddress_.erase(it);
+  }
+
+ private:
+  bool acquireAddressLocked(const std::string& ip) {
     auto& n = perAddress_[ip];
     if (n >= perIp_) {
       if (n == 0) perAddress_.erase(ip);
       return false;
     }
     ++n;
-    ++active_;
     return true;
   }
-  void release(const std::string& ip) {
-    std::lock_guard lock(mutex_);
-    auto it = perAddress_.find(ip);
-    if (it == perAddress_.end()) return;
-    if (--it->second == 0) perAddress_.erase(it);
-    --active_;
-  }
 
- private:
   std::mutex mutex_;
   uint32_t total_ = 10000, perIp_ = 100, active_ = 0;
   std::unordered_map<std::string, uint32_t> perAddress_;

@@ -107,7 +107,10 @@ void Worker::accept(ListenerHandle& lh) {
     return;
   }
   const std::string ip = conn->peer().address;
-  if (!limiter_.tryAcquire(ip)) {
+  // Behind a load balancer the TCP peer is the balancer: the per-IP limit
+  // is applied by the session to the address in the PROXY header.
+  const bool perIpLater = listener->proxyProtocol;
+  if (!(perIpLater ? limiter_.tryAcquireTotal() : limiter_.tryAcquire(ip))) {
     // Say why before closing, where the client can read it (not inside TLS).
     if (listener->tls != TlsMode::Implicit) {
       switch (listener->protocol) {
@@ -128,14 +131,19 @@ void Worker::accept(ListenerHandle& lh) {
   env.runtime = runtime_;
   env.listener = listener;
   env.sessionId = id;
+  if (perIpLater) env.limiter = &limiter_;
   auto session = std::make_unique<ClientSession>(std::move(env), conn);
   ClientSession* raw = session.get();
   // Set after construction: the callback needs the session's address.
   // (SessionEnvironment is copied into the session, so patch through a small hook.)
   sessions_[raw] = std::move(session);
   sessionCount_ = sessions_.size();
-  raw->setOnFinished([this, raw, ip] {
-    limiter_.release(ip);
+  raw->setOnFinished([this, raw, ip, perIpLater] {
+    if (perIpLater) {
+      limiter_.releaseTotal();
+    } else {
+      limiter_.release(ip);
+    }
     sessions_.erase(raw);
     sessionCount_ = sessions_.size();
   });
