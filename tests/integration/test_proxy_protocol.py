@@ -309,3 +309,37 @@ def test_header_must_arrive_within_login_timeout(mailgate_factory):
     assert closed_without_greeting(sock, timeout=5) == b""
     assert time.time() - started < 4
     mg.wait_for_log("proxy_header_timeout")
+
+
+def test_per_ip_limit_counts_the_header_address(mailgate_factory):
+    """The TCP peer is the balancer for every client: the per-IP limit applies
+    to the address in the PROXY header instead."""
+    def modify(cfg):
+        proxied(cfg, names=("imap-starttls",))
+        only_listeners(cfg, "imap-starttls")
+        cfg["limits"]["max_connections_per_ip"] = 2
+    mg = mailgate_factory(modify=modify)
+    held = []
+    try:
+        for _ in range(2):
+            s = connect_with_header(mg, "imap-starttls", proxy_v1("192.0.2.50", 1, dport=143))
+            held.append(s)
+            assert s.makefile("rb").readline().startswith(b"* OK")
+        third = connect_with_header(mg, "imap-starttls", proxy_v1("192.0.2.50", 2, dport=143))
+        assert b"Too many connections" in closed_without_greeting(third)
+        third.close()
+        # Other clients behind the same balancer are not affected.
+        for i in range(3):
+            s = connect_with_header(mg, "imap-starttls", proxy_v1("192.0.2.%d" % (60 + i), 1,
+                                                                  dport=143))
+            held.append(s)
+            assert s.makefile("rb").readline().startswith(b"* OK")
+        # A slot comes back when its session ends.
+        held.pop(0).close()
+        time.sleep(0.5)
+        s = connect_with_header(mg, "imap-starttls", proxy_v1("192.0.2.50", 3, dport=143))
+        held.append(s)
+        assert s.makefile("rb").readline().startswith(b"* OK")
+    finally:
+        for s in held:
+            s.close()
