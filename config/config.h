@@ -61,6 +61,10 @@ struct RouteConfig {
   std::string url;                               // http
   uint32_t cacheTtlS = 60;                       // http
   uint32_t timeoutMs = 5000;                     // http
+  // map/http (optional): the pool whose tls, ca_file, tls_server_name and
+  // client_ip settings apply to backends named directly (a map entry's
+  // "host", an http answer's Auth-Server). Empty = no TLS, no client IP.
+  std::string backendPool;
 };
 
 struct ServerConfig {

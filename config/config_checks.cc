@@ -118,6 +118,13 @@ void checkRoutesAndPools(LoadContext& ctx, const Config& config) {
       }
     }
   }
+  for (const auto& [name, route] : config.routes) {
+    if (route.backendPool.empty()) continue;
+    usedPools.insert(route.backendPool);
+    if (!config.pools.count(route.backendPool))
+      ctx.issues.error(jsonPathKey(jsonPathKey("$.routes", name), "backend_pool"),
+                       notDefined("pool", route.backendPool, poolNames, "$.pools"));
+  }
   for (const auto& [name, pool] : config.pools)
     if (!usedPools.count(name))
       ctx.issues.warning(jsonPathKey("$.pools", name), "pool is not used by any route");

@@ -16,8 +16,8 @@ namespace {
 // http routes" apart from a plain unknown key.
 const std::vector<std::string> kStaticKeys = {"pool"};
 const std::vector<std::string> kDomainKeys = {"domains", "default"};
-const std::vector<std::string> kMapKeys = {"file"};
-const std::vector<std::string> kHttpKeys = {"url", "cache_ttl_s", "timeout_ms"};
+const std::vector<std::string> kMapKeys = {"file", "backend_pool"};
+const std::vector<std::string> kHttpKeys = {"url", "cache_ttl_s", "timeout_ms", "backend_pool"};
 
 std::vector<std::string> keysOtherThan(const std::vector<std::string>& own) {
   std::vector<std::string> out;
@@ -62,6 +62,7 @@ void readDomainRoute(ObjectReader& r, LoadContext& ctx, RouteConfig& route) {
 
 void readMapRoute(ObjectReader& r, const std::string& name, LoadContext& ctx,
                   RouteConfig& route) {
+  r.readString("backend_pool", route.backendPool);
   if (!r.readString("file", route.file, true)) return;
   route.file = resolveConfigPath(ctx, route.file);
   if (!checkReadableFile(ctx, route.file, r.pathOf("file"))) return;
@@ -89,6 +90,7 @@ void readHttpRoute(ObjectReader& r, LoadContext& ctx, RouteConfig& route) {
   }
   r.readUint("cache_ttl_s", route.cacheTtlS, 0, 86400, "0 = no caching");
   r.readUint("timeout_ms", route.timeoutMs, 100, 60000);
+  r.readString("backend_pool", route.backendPool);
 }
 
 void readRoute(const std::string& name, const json& value, const std::string& path,

@@ -13,8 +13,6 @@ struct UnbuiltFeature {
 
 // THE table: delete a row when its feature works.
 constexpr UnbuiltFeature kUnbuiltFeatures[] = {
-    {"route.type.map", "route type \"map\" is accepted but not implemented yet; logins on this route will fail"},
-    {"route.type.http", "route type \"http\" is accepted but not implemented yet; logins on this route will fail"},
     {"pool.health", "pool health checks are not implemented yet; \"health\" is ignored"},
     {"pool.client_ip.proxy-v2", "client_ip \"proxy-v2\" is not implemented yet; the client IP is not forwarded"},
 };

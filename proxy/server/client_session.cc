@@ -251,6 +251,15 @@ void ClientSession::authenticate(const Credentials& credentials) {
 
 void ClientSession::onRouted(RouteResult route) {
   if (finished_ || !client_) return;
+  if (route.kind != RouteResult::Kind::Ok && route.waitMs > 0) {
+    // auth_http's Auth-Wait: the service asked to hold the error back. The
+    // client stays paused meanwhile; finish() stops the timer. The usual
+    // failure delay comes on top, so the service cannot shorten it.
+    const uint32_t waitMs = route.waitMs;
+    route.waitMs = 0;
+    delayTimer_.start(waitMs, [this, route = std::move(route)]() mutable { onRouted(std::move(route)); });
+    return;
+  }
   if (route.kind == RouteResult::Kind::Rejected) {
     answerLoginFailure(LoginFailure::BadCredentials, route.text, "refused", "route rejected the login");
     return;

@@ -26,6 +26,9 @@ struct RouteRequest {
   std::string clientAddress;
   uint16_t clientPort = 0;
   unsigned loginAttempt = 1;
+  // The client connection is TLS (auth_http's Auth-SSL). Unset: inferred
+  // from the listener (implicit TLS, or STARTTLS without plaintext auth).
+  std::optional<bool> clientTls;
 };
 
 struct RouteResult {
@@ -36,6 +39,9 @@ struct RouteResult {
   std::optional<Credentials> rewrite;     // lookup asked to log in to the backend as someone else
   uint32_t waitMs = 0;                    // lookup asked to delay the error
 };
+
+class UserMapStore;
+class AuthHttpLookup;
 
 struct PoolTls {
   std::shared_ptr<TlsContext> context;
@@ -59,8 +65,17 @@ class Router {
                                             ListenerProtocol protocol, bool bridge) const;
 
  private:
+  // map and http routes: per route name, shared by all
+  // worker threads; internally synchronized.
+  void initLookups();
+  RouteResult resolveMap(const RouteRequest& request, const ListenerConfig& listener) const;
+  void resolveHttp(uv_loop_t* loop, const RouteRequest& request, const ListenerConfig& listener,
+                   std::function<void(RouteResult)> done) const;
+
   std::shared_ptr<const Config> config_;
   std::map<std::string, std::shared_ptr<TlsContext>> poolTls_;
+  std::map<std::string, std::shared_ptr<UserMapStore>> userMaps_;
+  std::map<std::string, std::shared_ptr<AuthHttpLookup>> httpLookups_;
 };
 
 uint16_t portFor(const ServerConfig& server, ListenerProtocol protocol, bool bridge);

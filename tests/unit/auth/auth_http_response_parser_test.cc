@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include "proxy/auth/auth_http_lookup.h"
+#include "proxy/auth/auth_http_response_parser.h"
+
+namespace mailgate {
+namespace {
+
+// Feeds one byte at a time: NeedMore until the header block ends, then Done
+// exactly at its last byte. Returns the answer and how many bytes were fed.
+AuthHttpAnswer byteAtATime(const std::string& text, size_t* consumed = nullptr, bool eof = false) {
+  AuthHttpResponseParser p;
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    if (p.feed(std::string_view(&text[i], 1)) == AuthHttpResponseParser::State::Done) {
+      ++i;
+      break;
+    }
+  }
+  if (!p.done() && eof) p.finish();
+  if (consumed) *consumed = i;
+  EXPECT_TRUE(p.done()) << text;
+  return p.answer();
+}
+
+AuthHttpAnswer whole(const std::string& text) {
+  AuthHttpResponseParser p;
+  p.feed(text);
+  if (!p.done()) p.finish();
+  return p.answer();
+}
+
+const std::string kOk =
+    "HTTP/1.0 200 OK\r\n"
+    "auth-status: OK\r\n"
+    "Auth-Server: 127.0.0.1\r\n"
+    "Auth-Port:   1143  \r\n"
+    "Auth-User: alice@example.com\r\n"
+    "Auth-Pass: new pw\r\n"
+    "Content-Length: 5\r\n"
+    "\r\n";
+
+TEST(AuthHttpResponseParser, OkByteAtATimeStopsAtHeaderEnd) {
+  size_t consumed = 0;
+  AuthHttpAnswer a = byteAtATime(kOk + "hello", &consumed);
+  EXPECT_EQ(consumed, kOk.size());
+  EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Ok);
+  EXPECT_EQ(a.httpStatus, 200u);
+  EXPECT_EQ(a.server, "127.0.0.1");
+  EXPECT_EQ(a.port, 1143);
+  ASSERT_TRUE(a.user);
+  EXPECT_EQ(*a.user, "alice@example.com");
+  ASSERT_TRUE(a.pass);
+  EXPECT_EQ(*a.pass, "new pw");  // raw: nginx does not un-escape
+}
+
+TEST(AuthHttpResponseParser, SplitsAnywhereGiveTheSameAnswer) {
+  for (size_t cut = 0; cut <= kOk.size(); ++cut) {
+    AuthHttpResponseParser p;
+    p.feed(kOk.substr(0, cut));
+    p.feed(kOk.substr(cut));
+    ASSERT_TRUE(p.done()) << cut;
+    EXPECT_EQ(p.answer().kind, AuthHttpAnswer::Kind::Ok) << cut;
+    EXPECT_EQ(p.answer().port, 1143) << cut;
+  }
+}
+
+TEST(AuthHttpResponseParser, ErrorWithWaitAndCode) {
+  AuthHttpAnswer a = byteAtATime(
+      "HTTP/1.1 200 OK\r\nAuth-Status: Invalid login or password\r\nAuth-Wait: 3\r\n"
+      "Auth-Error-Code: 535 5.7.8\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Error);
+  EXPECT_EQ(a.errorText, "Invalid login or password");
+  EXPECT_EQ(a.errorCode, "535 5.7.8");
+  EXPECT_EQ(a.waitS, 3u);
+}
+
+TEST(AuthHttpResponseParser, WaitStatus) {
+  AuthHttpAnswer a = byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: WAIT\r\nAuth-Wait: 2\r\n\r\n");
+  EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Wait);
+  EXPECT_EQ(a.waitS, 2u);
+}
+
+TEST(AuthHttpResponseParser, InvalidAnswers) {
+  using K = AuthHttpAnswer::Kind;
+  // 5xx is a service failure even with Auth-* headers.
+  EXPECT_EQ(byteAtATime("HTTP/1.0 500 Oops\r\nAuth-Status: OK\r\nAuth-Server: 127.0.0.1\r\n"
+                        "Auth-Port: 1\r\n\r\n").kind, K::Invalid);
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nX: y\r\n\r\n").kind, K::Invalid);  // no Auth-Status
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: mail.example.com\r\n"
+                        "Auth-Port: 143\r\n\r\n").kind, K::Invalid);  // nginx wants an IP
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 10.0.0.1\r\n"
+                        "Auth-Port: 70000\r\n\r\n").kind, K::Invalid);
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 10.0.0.1\r\n\r\n").kind,
+            K::Invalid);
+  EXPECT_EQ(byteAtATime("SMTP/1.0 garbage\r\n\r\n").kind, K::Invalid);
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: OK\r\n", nullptr, true).kind, K::Invalid);
+  EXPECT_EQ(whole("").kind, K::Invalid);
+}
+
+TEST(AuthHttpResponseParser, OversizedHeadersAreRefused) {
+  std::string big = "HTTP/1.0 200 OK\r\nAuth-Status: OK\r\n";
+  for (int i = 0; i < 1000; ++i) big += "X-Filler: 0123456789012345678901234567890123456789\r\n";
+  AuthHttpAnswer a = whole(big);
+  EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Invalid);
+}
+
+TEST(AuthHttpResponseParser, LastRepeatedHeaderWinsAnd4xxIsNotJudged) {
+  AuthHttpAnswer a = byteAtATime(
+      "HTTP/1.0 403 Forbidden\r\nAuth-Status: first\r\nAUTH-STATUS: OK\r\nAuth-Server: ::1\r\n"
+      "Auth-Port: 110\r\n\r\n");
+  EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Ok);
+  EXPECT_EQ(a.server, "::1");
+}
+
+TEST(ClassifyAuthError, PerProtocolText) {
+  AuthHttpAnswer a;
+  a.kind = AuthHttpAnswer::Kind::Error;
+  a.errorText = "Bad password";
+  a.waitS = 2;
+  AuthLookupResult imap = classifyAuthError(a, "imap");
+  EXPECT_EQ(imap.kind, AuthLookupResult::Kind::Rejected);
+  EXPECT_EQ(imap.text, "Bad password");
+  EXPECT_EQ(imap.waitMs, 2000u);
+  // nginx's SMTP default code is "535 5.7.0".
+  EXPECT_EQ(classifyAuthError(a, "smtp").text, "5.7.0 Bad password");
+  a.errorCode = "535 5.7.8";
+  EXPECT_EQ(classifyAuthError(a, "smtp").text, "5.7.8 Bad password");
+  EXPECT_EQ(classifyAuthError(a, "smtp").kind, AuthLookupResult::Kind::Rejected);
+  a.errorCode = "451 4.3.0";
+  EXPECT_EQ(classifyAuthError(a, "smtp").kind, AuthLookupResult::Kind::Temporary);
+  EXPECT_EQ(classifyAuthError(a, "smtp").text, "4.3.0 Bad password");
+  EXPECT_EQ(classifyAuthError(a, "pop3").text, "Bad password");
+}
+
+}  // namespace
+}  // namespace mailgate
