@@ -18,6 +18,12 @@ std::string unmapV4(const std::string& ip) {
   return ip;
 }
 
+// "192.0.2.7" -> "::ffff:192.0.2.7"; anything else unchanged.
+std::string mapV4(const std::string& ip) {
+  unsigned char buf[4];
+  return inet_pton(AF_INET, ip.c_str(), buf) == 1 ? "::ffff:" + ip : ip;
+}
+
 bool isNumericIp(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
@@ -141,6 +147,12 @@ void BackendConnector::onConnected() {
   if (current_.clientIp == ClientIpMode::ProxyV2) {
     auto header = encodeProxyV2(unmapV4(params_.clientAddress), params_.clientPort,
                                 unmapV4(params_.localAddress), params_.localPort);
+    if (!header) {
+      // One side IPv6 (e.g. the client, from a load balancer's PROXY header),
+      // the other IPv4: v2 wants one family, so write the IPv4 one mapped.
+      header = encodeProxyV2(mapV4(params_.clientAddress), params_.clientPort,
+                             mapV4(params_.localAddress), params_.localPort);
+    }
     if (!header) {
       // Without the header the backend would see our address, or (haproxy
       // listener) drop us: fail closed rather than log in unattributed.
