@@ -220,7 +220,8 @@ void BackendConnector::sendToBackend(std::string_view bytes) {
 
 void BackendConnector::beginBackendTls() {
   if (!current_.tlsContext) {
-    pendingResult_ = {BackendLoginResult::Kind::TlsUnavailable, ""};
+    pendingResult_ = BackendLoginResult{};
+    pendingResult_.kind = BackendLoginResult::Kind::TlsUnavailable;
     lastError_ = "pool has no TLS context";
     loginResultPending_ = true;
     return;
