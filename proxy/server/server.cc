@@ -224,6 +224,11 @@ int Server::run() {
   uv_signal_init(&loop_, &sigInt_);
   uv_timer_init(&loop_, &drainTimer_);
   sigHup_.data = sigTerm_.data = sigInt_.data = drainTimer_.data = this;
+  // Catch signals before listening: a SIGHUP or SIGTERM that arrives while
+  // start() opens listeners waits for the loop instead of killing the process.
+  uv_signal_start(&sigHup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->reload(); }, SIGHUP);
+  uv_signal_start(&sigTerm_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGTERM"); }, SIGTERM);
+  uv_signal_start(&sigInt_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGINT"); }, SIGINT);
   if (!start(&error)) {
     log::error("start_failed", {{"error", error}});
     std::fprintf(stderr, "mailgate: %s\n", error.c_str());
@@ -238,9 +243,6 @@ int Server::run() {
     }
     return 1;
   }
-  uv_signal_start(&sigHup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->reload(); }, SIGHUP);
-  uv_signal_start(&sigTerm_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGTERM"); }, SIGTERM);
-  uv_signal_start(&sigInt_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->beginDrain("SIGINT"); }, SIGINT);
   uv_run(&loop_, UV_RUN_DEFAULT);
   health_.reset();   // joins its thread
   workers_.clear();  // joins the threads
