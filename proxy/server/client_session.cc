@@ -326,9 +326,11 @@ void ClientSession::onBackendResult(BackendConnectResult result) {
     case Kind::AuthFailed:
       // IMAP backends put a response code in their text; POP3/SMTP machines
       // frame their own standard code, so their backend text is not reused.
+      // An OAuth backend's error challenge (RFC 7628 §3.2.2) is replayed to
+      // the client, which reads it to learn it must refresh its token.
       answerLoginFailure(LoginFailure::BadCredentials,
                          env_.listener->protocol == ListenerProtocol::Imap ? result.login.text : "",
-                         "auth_failed", "backend rejected the credentials");
+                         "auth_failed", "backend rejected the credentials", std::move(result.login.oauthChallenge));
       return;
     case Kind::Temporary:
     case Kind::ProtocolError:
@@ -339,8 +341,8 @@ void ClientSession::onBackendResult(BackendConnectResult result) {
   }
 }
 
-void ClientSession::answerLoginFailure(LoginFailure why, std::string text,
-                                       std::string_view metricResult, std::string_view detail) {
+void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
+                                       std::string_view detail, std::string oauthChallenge) {
   const auto protocol = protocolName(protocolOf(env_.listener->protocol));
   Metrics::instance().login(protocol, metricResult);
   log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
@@ -355,10 +357,10 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text,
     for (unsigned i = 1; i < authFailures_ && d < lim.authFailureDelayMaxMs; ++i) d *= 2;
     delayMs = static_cast<uint32_t>(std::min<uint64_t>(d, lim.authFailureDelayMaxMs));
   }
-  auto answer = [this, why, text = std::move(text)] {
+  auto answer = [this, why, text = std::move(text), challenge = std::move(oauthChallenge)] {
     if (!machine_ || !client_) return;
     phase_ = Phase::Login;
-    machine_->loginFailed(why, text);
+    machine_->loginFailed(why, text, challenge);
     if (client_ && !finished_) client_->resumeReading();
   };
   if (delayMs == 0) {

@@ -64,8 +64,10 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   void onRouted(RouteResult result);
   void onBackendResult(BackendConnectResult result);
   void startBridge(const RouteResult& route);
+  // `oauthChallenge`: the backend's OAuth error challenge, replayed to the
+  // client before the failure (LoginMachine::loginFailed).
   void answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
-                          std::string_view detail);
+                          std::string_view detail, std::string oauthChallenge = {});
   void finish(std::string_view reason);
   std::string goodbyeFor(std::string_view reason) const;
 

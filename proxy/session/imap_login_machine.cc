@@ -107,9 +107,17 @@ void ImapLoginMachine::process() {
       state_ = State::Command;  // the command goes on with the next line
       continue;
     }
-    if (state_ != State::Command && state_ != State::SaslResponse) return;
+    if (state_ != State::Command && state_ != State::SaslResponse && state_ != State::OAuthError) return;
     const auto status = framer_.next(line);
     if (status == LineFramer::Status::NeedMore) return;
+    if (state_ == State::OAuthError) {
+      // RFC 7628 §3.2.3: whatever the client sends next (normally "AQ==" or
+      // an empty line, maybe "*", even an over-long line) answers the
+      // challenge; the exchange then fails.
+      state_ = State::Command;
+      answerFailure(pendingFailure_, std::exchange(pendingFailureText_, {}));
+      continue;
+    }
     if (status == LineFramer::Status::TooLong) {
       if (state_ == State::SaslResponse) {
         state_ = State::Command;
@@ -371,6 +379,7 @@ void ImapLoginMachine::saslInput(std::string_view decoded) {
 void ImapLoginMachine::submit(Credentials credentials) {
   // Drop our copies of the secret before anything else happens.
   args_.reset();
+  oauthLogin_ = credentials.mechanism != Credentials::Mechanism::Password;
   state_ = State::WaitingLogin;
   sink_.authenticate(credentials);
 }
@@ -390,8 +399,25 @@ void ImapLoginMachine::loginSucceeded(std::string_view backendText) {
   state_ = State::Finished;
 }
 
-void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text) {
+void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text) { loginFailed(why, text, {}); }
+
+void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::WaitingLogin) return;
+  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+    // RFC 7628 §3.2.2: the error goes to the client as a continuation it
+    // answers before the tagged NO (RFC 9051 §6.2.2 framing).
+    pendingFailure_ = why;
+    pendingFailureText_ = std::string(text);
+    state_ = State::OAuthError;
+    send("+ " + std::string(oauthChallenge) + "\r\n");
+  } else {
+    state_ = State::Command;
+    answerFailure(why, text);
+  }
+  process();
+}
+
+void ImapLoginMachine::answerFailure(LoginFailure why, std::string_view text) {
   std::string reply = oneLine(text);
   if (reply.empty()) {
     reply = why == LoginFailure::Temporary
@@ -399,12 +425,10 @@ void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text) {
                 : "[AUTHENTICATIONFAILED] Authentication failed.";
   }
   tagged("NO", reply);
-  state_ = State::Command;
   if (++authFailures_ >= policy_.maxAuthFailures) {
     sink_.protocolError("too_many_errors");
-    return close("Too many authentication failures");
+    close("Too many authentication failures");
   }
-  process();
 }
 
 void ImapLoginMachine::shutdown(std::string_view reason) {

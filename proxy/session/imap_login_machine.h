@@ -21,6 +21,7 @@ class ImapLoginMachine final : public LoginMachine {
   void tlsEstablished() override;
   void loginSucceeded(std::string_view backendText) override;
   void loginFailed(LoginFailure why, std::string_view text) override;
+  void loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) override;
   void shutdown(std::string_view reason) override;
   std::string takePipelined() override;
   bool finished() const override { return state_ == State::Finished; }
@@ -36,6 +37,7 @@ class ImapLoginMachine final : public LoginMachine {
     SaslResponse,  // AUTHENTICATE: waiting for the client's response line
     WaitingTls,    // beginTls() called; input ignored
     WaitingLogin,  // authenticate() called; input buffered
+    OAuthError,    // backend's OAuth error challenge relayed; the next line answers it
     Finished,
   };
   enum class SaslStep { Plain, LoginUser, LoginPassword, XOAuth2, OAuthBearer };
@@ -52,6 +54,7 @@ class ImapLoginMachine final : public LoginMachine {
   bool startSasl(std::string_view mechanism);
   void saslInput(std::string_view decoded);
   void submit(Credentials credentials);
+  void answerFailure(LoginFailure why, std::string_view text);
 
   bool credentialsAllowed() const { return tlsActive_ || policy_.allowPlaintextAuth; }
   void send(std::string_view text);
@@ -77,6 +80,9 @@ class ImapLoginMachine final : public LoginMachine {
   size_t pendingLiteral_ = 0;
   SaslStep saslStep_ = SaslStep::Plain;
   std::string saslUser_;
+  bool oauthLogin_ = false;           // the login in flight is XOAUTH2/OAUTHBEARER
+  LoginFailure pendingFailure_ = LoginFailure::BadCredentials;  // sent after OAuthError
+  std::string pendingFailureText_;
   unsigned badCommands_ = 0;
   unsigned authFailures_ = 0;
 };

@@ -9,6 +9,10 @@
 //  - after beginTls() the machine ignores input until tlsEstablished();
 //  - after authenticate() the machine buffers but does not process input until
 //    loginSucceeded()/loginFailed();
+//  - loginFailed() with an OAuth challenge may leave the machine reading one
+//    more line (the client's answer to the relayed challenge) before it sends
+//    the failure; no sink call is made for that line, and the glue has
+//    nothing to do but keep reading.
 //  - after loginSucceeded() or closeClient() the machine is finished().
 #include <cstddef>
 #include <memory>
@@ -69,6 +73,22 @@ class LoginMachine {
   // (IMAP NO [AUTHENTICATIONFAILED] / NO [UNAVAILABLE], POP3 -ERR [AUTH] /
   // -ERR [SYS/TEMP], SMTP 535 5.7.8 / 454 4.7.0).
   virtual void loginFailed(LoginFailure why, std::string_view text) = 0;
+  // The same, with the error challenge an OAuth backend sent before failing
+  // (BackendLoginResult::oauthChallenge, base64; RFC 7628 §3.2.2). When the
+  // failed login was XOAUTH2 or OAUTHBEARER and the challenge is non-empty
+  // base64, the machine relays it as the protocol's continuation (IMAP
+  // "+ <b64>", POP3 "+ <b64>", SMTP "334 <b64>"), takes the client's next
+  // line as its answer — whatever it is: the dummy "AQ==" or empty line, "*",
+  // or a command pipelined behind the AUTHENTICATE/AUTH (RFC 7628 §3.2.3: the
+  // next line is the response) — and then sends the failure as the
+  // two-argument form would, counting it the same. Clients such as
+  // Thunderbird read the challenge to learn they must refresh the token.
+  // Any other login ignores the challenge. Machines without challenge
+  // support fall back to the plain failure.
+  virtual void loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
+    (void)oauthChallenge;
+    loginFailed(why, text);
+  }
   // Sends the protocol goodbye for a server shutdown (IMAP "* BYE", POP3
   // "-ERR", SMTP "421") and asks to close.
   virtual void shutdown(std::string_view reason) = 0;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "proxy/session/sasl.h"
 
 namespace mailgate {
 
@@ -51,6 +52,7 @@ void Pop3LoginMachine::receive(std::string_view bytes) {
       return;
     case State::Command:
     case State::SaslResponse:
+    case State::OAuthError:
       framer_.append(bytes);
       process();
       return;
@@ -71,8 +73,25 @@ void Pop3LoginMachine::loginSucceeded(std::string_view backendText) {
   state_ = State::Done;  // framer_ keeps the pipelined bytes for takePipelined()
 }
 
-void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text) {
+void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text) { loginFailed(why, text, {}); }
+
+void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::BackendWait) return;
+  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+    // RFC 7628 §3.2.2 with RFC 5034 §4 framing: "+ <challenge>", the
+    // client's answer, then the -ERR.
+    pendingFailure_ = why;
+    pendingFailureText_ = std::string(text);
+    state_ = State::OAuthError;
+    reply("+ " + std::string(oauthChallenge));
+  } else {
+    state_ = State::Command;
+    answerFailure(why, text);
+  }
+  process();  // commands pipelined behind the failed login
+}
+
+void Pop3LoginMachine::answerFailure(LoginFailure why, std::string_view text) {
   // RFC 3206 §4: [SYS/TEMP] tells the client to retry later without asking
   // the user for a new password; [AUTH] that the credentials were wrong. A
   // backend text that already carries a code is passed on unchanged.
@@ -88,10 +107,7 @@ void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text) {
   }
   if (why != LoginFailure::Temporary && authFailures_ >= policy_.maxAuthFailures) {
     close("-ERR Too many authentication failures.");
-    return;
   }
-  state_ = State::Command;
-  process();  // commands pipelined behind the failed login
 }
 
 void Pop3LoginMachine::shutdown(std::string_view reason) {
@@ -103,8 +119,17 @@ std::string Pop3LoginMachine::takePipelined() { return framer_.takeRemainder(); 
 
 void Pop3LoginMachine::process() {
   std::string line;
-  while (state_ == State::Command || state_ == State::SaslResponse) {
-    switch (framer_.next(line)) {
+  while (state_ == State::Command || state_ == State::SaslResponse || state_ == State::OAuthError) {
+    const LineFramer::Status status = framer_.next(line);
+    if (status != LineFramer::Status::NeedMore && state_ == State::OAuthError) {
+      // RFC 7628 §3.2.3: whatever the client sends next (normally an empty
+      // line or "AQ==", maybe "*", even an over-long line) answers the
+      // challenge; the exchange then fails.
+      state_ = State::Command;
+      answerFailure(pendingFailure_, std::exchange(pendingFailureText_, {}));
+      continue;
+    }
+    switch (status) {
       case LineFramer::Status::NeedMore:
         return;
       case LineFramer::Status::TooLong:
@@ -240,6 +265,7 @@ void Pop3LoginMachine::cmdStls() {
 }
 
 void Pop3LoginMachine::submit(Credentials credentials) {
+  oauthLogin_ = credentials.mechanism != Credentials::Mechanism::Password;
   state_ = State::BackendWait;
   sink_.authenticate(credentials);
 }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/session/sasl.h"
 
 namespace mailgate {
 
@@ -66,6 +67,7 @@ void SmtpLoginMachine::receive(std::string_view bytes) {
       return;
     case State::Command:
     case State::SaslResponse:
+    case State::OAuthError:
       framer_.append(bytes);
       process();
       return;
@@ -89,8 +91,25 @@ void SmtpLoginMachine::loginSucceeded(std::string_view backendText) {
   state_ = State::Done;  // framer_ keeps the pipelined bytes for takePipelined()
 }
 
-void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text) {
+void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text) { loginFailed(why, text, {}); }
+
+void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::BackendWait) return;
+  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+    // RFC 7628 §3.2.2 with RFC 4954 §4 framing: "334 <challenge>", the
+    // client's answer, then the 535.
+    pendingFailure_ = why;
+    pendingFailureText_ = std::string(text);
+    state_ = State::OAuthError;
+    reply("334 " + std::string(oauthChallenge));
+  } else {
+    state_ = State::Command;
+    answerFailure(why, text);
+  }
+  process();  // commands pipelined behind the failed AUTH
+}
+
+void SmtpLoginMachine::answerFailure(LoginFailure why, std::string_view text) {
   std::string body = oneLine(text);
   const bool hasCode = startsWithEnhancedCode(body);
   if (why == LoginFailure::Temporary) {
@@ -102,13 +121,8 @@ void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text) {
     if (body.empty()) body = "Authentication credentials invalid";
     reply(hasCode ? "535 " + body : "535 5.7.8 " + body);
     ++authFailures_;
-    if (authFailures_ >= policy_.maxAuthFailures) {
-      close("421 4.7.0 Too many authentication failures");
-      return;
-    }
+    if (authFailures_ >= policy_.maxAuthFailures) close("421 4.7.0 Too many authentication failures");
   }
-  state_ = State::Command;
-  process();  // commands pipelined behind the failed AUTH
 }
 
 void SmtpLoginMachine::shutdown(std::string_view reason) {
@@ -120,8 +134,17 @@ std::string SmtpLoginMachine::takePipelined() { return framer_.takeRemainder(); 
 
 void SmtpLoginMachine::process() {
   std::string line;
-  while (state_ == State::Command || state_ == State::SaslResponse) {
-    switch (framer_.next(line)) {
+  while (state_ == State::Command || state_ == State::SaslResponse || state_ == State::OAuthError) {
+    const LineFramer::Status status = framer_.next(line);
+    if (status != LineFramer::Status::NeedMore && state_ == State::OAuthError) {
+      // RFC 7628 §3.2.3: whatever the client sends next (normally an empty
+      // line or "AQ==", maybe "*", even an over-long line) answers the
+      // challenge; the exchange then fails.
+      state_ = State::Command;
+      answerFailure(pendingFailure_, std::exchange(pendingFailureText_, {}));
+      continue;
+    }
+    switch (status) {
       case LineFramer::Status::NeedMore:
         return;
       case LineFramer::Status::TooLong:
@@ -242,6 +265,7 @@ void SmtpLoginMachine::cmdStartTls(std::string_view arg) {
 }
 
 void SmtpLoginMachine::submit(Credentials credentials) {
+  oauthLogin_ = credentials.mechanism != Credentials::Mechanism::Password;
   state_ = State::BackendWait;
   sink_.authenticate(credentials);
 }

@@ -24,6 +24,7 @@ class SmtpLoginMachine final : public LoginMachine {
   void tlsEstablished() override;
   void loginSucceeded(std::string_view backendText) override;
   void loginFailed(LoginFailure why, std::string_view text) override;
+  void loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) override;
   void shutdown(std::string_view reason) override;
   std::string takePipelined() override;
   bool finished() const override { return state_ == State::Done; }
@@ -34,6 +35,7 @@ class SmtpLoginMachine final : public LoginMachine {
     SaslResponse, // after "334", the next line is a SASL response
     TlsWait,      // STARTTLS accepted; input ignored until tlsEstablished()
     BackendWait,  // authenticate() called; input buffered, not parsed
+    OAuthError,   // backend's OAuth error challenge relayed; the next line answers it
     Done,
   };
 
@@ -46,6 +48,7 @@ class SmtpLoginMachine final : public LoginMachine {
   // Answers what the SASL exchange said.
   void saslResult(SaslExchange::Result result);
   void submit(Credentials credentials);
+  void answerFailure(LoginFailure why, std::string_view text);
   bool credentialsAllowed() const;
   bool refusePlaintext();  // true if refused (reply sent)
   void reply(std::string_view line);
@@ -60,6 +63,9 @@ class SmtpLoginMachine final : public LoginMachine {
   bool ehloSeen_ = false;  // RFC 4954 §4: AUTH only after EHLO
   unsigned badCommands_ = 0;
   unsigned authFailures_ = 0;
+  bool oauthLogin_ = false;  // the login in flight is XOAUTH2/OAUTHBEARER
+  LoginFailure pendingFailure_ = LoginFailure::BadCredentials;  // sent after OAuthError
+  std::string pendingFailureText_;
 };
 
 }  // namespace mailgate

@@ -41,6 +41,13 @@ struct BackendLoginResult {
   };
   Kind kind = Kind::ProtocolError;
   std::string text;
+  // AuthFailed after XOAUTH2/OAUTHBEARER: the error challenge the backend
+  // sent before its failure (RFC 7628 §3.2.2, base64 of a JSON object such as
+  // {"status":"401","schemes":"bearer","scope":"mail"}), exactly as sent and
+  // checked to be base64; empty when there was none. The backend login has
+  // already given the backend its dummy response; the client's login machine
+  // replays the challenge to the client (LoginMachine::loginFailed).
+  std::string oauthChallenge;
 };
 
 class BackendLoginSink {

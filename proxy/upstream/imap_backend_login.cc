@@ -210,9 +210,10 @@ void ImapBackendLogin::onContinuation(std::string_view rest) {
     // RFC 7628 §3.2.2-§3.2.3: a challenge here is an error report (JSON); the
     // client answers a dummy %x01 and the server then fails the exchange.
     // Google's XOAUTH2 expects an empty response instead.
+    // The challenge goes to the client as sent (LoginMachine::loginFailed);
+    // one that is not base64 is not passed on.
     oauthAnswered_ = true;
-    auto decoded = sasl::base64Decode(rest);
-    oauthChallenge_ = printable(decoded ? *decoded : std::string(rest)).substr(0, 1024);
+    if (sasl::base64Decode(rest)) oauthChallenge_ = std::string(rest);
     const bool xoauth2 = params_.credentials.mechanism == Credentials::Mechanism::XOAuth2;
     sink_.sendToBackend(xoauth2 ? "\r\n" : sasl::base64Encode("\x01") + "\r\n");
     return;
@@ -248,9 +249,7 @@ void ImapBackendLogin::onTagged(std::string_view status, std::string_view text) 
       const bool temporary = u.find("[UNAVAILABLE]") != std::string::npos ||
                              u.find("[SERVERBUG]") != std::string::npos ||
                              u.find("[LIMIT]") != std::string::npos || u.find("TEMPORAR") != std::string::npos;
-      std::string out(text);
-      if (!oauthChallenge_.empty()) out += (out.empty() ? "" : " ") + oauthChallenge_;
-      return finish(temporary ? Kind::Temporary : Kind::AuthFailed, std::move(out));
+      return finish(temporary ? Kind::Temporary : Kind::AuthFailed, std::string(text));
     }
     default:
       return finish(Kind::ProtocolError, "unexpected tagged response from backend");
@@ -359,6 +358,7 @@ void ImapBackendLogin::finish(BackendLoginResult::Kind kind, std::string text) {
   BackendLoginResult result;
   result.kind = kind;
   result.text = std::move(text);
+  if (kind == BackendLoginResult::Kind::AuthFailed) result.oauthChallenge = std::move(oauthChallenge_);
   sink_.loginFinished(result);
 }
 

@@ -67,7 +67,7 @@ class ImapBackendLogin final : public BackendLogin {
   std::vector<std::string> chunks_;  // sent one per "+" continuation
   size_t nextChunk_ = 0;
   bool oauth_ = false;               // AUTHENTICATE XOAUTH2/OAUTHBEARER in flight
-  std::string oauthChallenge_;       // decoded error challenge, RFC 7628 §3.2.2
+  std::string oauthChallenge_;       // base64 error challenge as sent, RFC 7628 §3.2.2
   size_t skipLiteral_ = 0;           // octets of an untagged literal to skip
   bool inLiteral_ = false;
   bool continuesUntagged_ = false;   // next line is the rest of an untagged response

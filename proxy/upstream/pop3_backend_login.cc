@@ -130,8 +130,10 @@ void Pop3BackendLogin::handleLine(const std::string& line) {
       if (startsWith(line, "+") && !isOk(line)) {
         // A challenge after our response: XOAUTH2/OAUTHBEARER error details
         // (RFC 7628 §3.2.2). The client answers with an empty response and
-        // the server then fails the exchange.
+        // the server then fails the exchange; the challenge is kept for the
+        // client's login machine to replay.
         if (++challenges_ > 2) return finish(Kind::ProtocolError, "unexpected SASL challenge");
+        keepOAuthChallenge(textAfter(line, "+"));
         return send("");
       }
       return finalAnswer(line);
@@ -193,12 +195,21 @@ void Pop3BackendLogin::finalAnswer(const std::string& line) {
   finish(Kind::AuthFailed, std::move(text));
 }
 
+void Pop3BackendLogin::keepOAuthChallenge(std::string_view challenge) {
+  if (params_.credentials.mechanism == Credentials::Mechanism::Password || !oauthChallenge_.empty()) return;
+  if (sasl::base64Decode(challenge)) oauthChallenge_ = std::string(challenge);
+}
+
 void Pop3BackendLogin::send(std::string_view line) { sink_.sendToBackend(std::string(line) + "\r\n"); }
 
 void Pop3BackendLogin::finish(BackendLoginResult::Kind kind, std::string text) {
   state_ = State::Done;
   pendingResponse_.clear();
-  sink_.loginFinished(BackendLoginResult{kind, std::move(text)});
+  BackendLoginResult result;
+  result.kind = kind;
+  result.text = std::move(text);
+  if (kind == BackendLoginResult::Kind::AuthFailed) result.oauthChallenge = std::move(oauthChallenge_);
+  sink_.loginFinished(result);
 }
 
 std::unique_ptr<BackendLogin> makePop3BackendLogin(const BackendLoginParams& params, BackendLoginSink& sink) {

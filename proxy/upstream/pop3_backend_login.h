@@ -28,6 +28,7 @@ class Pop3BackendLogin final : public BackendLogin {
   void login();
   void sendAuth(std::string_view mech, const std::string& raw);
   void finalAnswer(const std::string& line);
+  void keepOAuthChallenge(std::string_view challenge);  // RFC 7628 §3.2.2
   void send(std::string_view line);
   void finish(BackendLoginResult::Kind kind, std::string text);
 
@@ -38,6 +39,7 @@ class Pop3BackendLogin final : public BackendLogin {
   bool tlsDone_ = false;
   bool xclientDone_ = false;
   unsigned challenges_ = 0;
+  std::string oauthChallenge_;  // base64 error challenge as sent, RFC 7628 §3.2.2
   std::set<std::string> capa_;       // upper-cased CAPA keywords
   std::set<std::string> saslMechs_;  // from "SASL ..."
   std::string pendingResponse_;      // base64 sent after "+ " when no initial response fits

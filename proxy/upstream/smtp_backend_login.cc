@@ -133,8 +133,13 @@ void SmtpBackendLogin::handleReply() {
         }
         // A challenge we have no answer for: XOAUTH2/OAUTHBEARER error
         // details (RFC 7628 §3.2.2); an empty response lets the server end
-        // the exchange with its failure code.
+        // the exchange with its failure code. The challenge is kept for the
+        // client's login machine to replay.
         if (++challenges_ > 2) return finish(Kind::ProtocolError, "unexpected SASL challenge");
+        if (params_.credentials.mechanism != Credentials::Mechanism::Password && oauthChallenge_.empty() &&
+            reply_.lines.size() == 1 && sasl::base64Decode(last)) {
+          oauthChallenge_ = last;
+        }
         return send("");
       }
       if (code == 235) return finish(Kind::Ok, last);
@@ -219,7 +224,11 @@ void SmtpBackendLogin::send(std::string_view line) { sink_.sendToBackend(std::st
 void SmtpBackendLogin::finish(BackendLoginResult::Kind kind, std::string text) {
   state_ = State::Done;
   pendingResponses_.clear();
-  sink_.loginFinished(BackendLoginResult{kind, std::move(text)});
+  BackendLoginResult result;
+  result.kind = kind;
+  result.text = std::move(text);
+  if (kind == BackendLoginResult::Kind::AuthFailed) result.oauthChallenge = std::move(oauthChallenge_);
+  sink_.loginFinished(result);
 }
 
 std::unique_ptr<BackendLogin> makeSmtpBackendLogin(const BackendLoginParams& params, BackendLoginSink& sink) {

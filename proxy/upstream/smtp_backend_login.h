@@ -48,6 +48,7 @@ class SmtpBackendLogin final : public BackendLogin {
   bool tlsDone_ = false;
   bool xclientDone_ = false;
   unsigned challenges_ = 0;
+  std::string oauthChallenge_;  // base64 error challenge as sent, RFC 7628 §3.2.2
   std::set<std::string> ehlo_;            // upper-cased EHLO keywords
   std::set<std::string> authMechs_;       // from "AUTH ..." / "AUTH=..."
   std::set<std::string> xclientAttrs_;    // from "XCLIENT ..."

@@ -21,12 +21,13 @@ import json
 import os
 import poplib
 import smtplib
+import socket
 import threading
 
 import pytest
 
 from harness import Dovecot, Mailgate, default_config, only_listeners
-from harness.clients import client_context
+from harness.clients import RawClient, client_context
 
 DOMAIN = "oauth.test"
 USERS = {"dan@%s" % DOMAIN: "unused-pw-1", "erin@%s" % DOMAIN: "unused-pw-2"}
@@ -221,19 +222,57 @@ def test_password_users_still_route_to_the_other_backend(omg, certs):
     c.logout()
 
 
-def test_rejected_token_imap_shows_the_backend_error_json(omg, tokeninfo, certs):
-    """Dovecot answers a bad token with a `+ <base64 JSON>` challenge
-    (RFC 7628 §3.2.2); mailgate answers it with the dummy response and puts
-    the decoded JSON into the client's tagged NO, after the backend's text:
-      a NO [AUTHENTICATIONFAILED] Authentication failed. {"status":"401",...}
-    (It is not replayed as a continuation to the client.)"""
+def direct_challenge(d, proto, mech, raw):
+    """The error challenge Dovecot itself sends for a bad token (the oracle
+    for "relayed exactly as the backend sent it"), as base64 text."""
+    port = {"imap": d.imap_port, "pop3": d.pop3_port, "smtp": d.submission_port}[proto]
+    with RawClient(socket.create_connection(("127.0.0.1", port), timeout=10)) as c:
+        if proto == "imap":
+            c.readline()
+            c.send("d1 AUTHENTICATE %s %s\r\n" % (mech, b64(raw)))
+            prefix = b"+ "
+        elif proto == "pop3":
+            c.readline()
+            c.send("AUTH %s %s\r\n" % (mech, b64(raw)))
+            prefix = b"+ "
+        else:
+            c.read_smtp_reply()
+            c.send("EHLO client.test\r\n")
+            c.read_smtp_reply()
+            c.send("AUTH %s %s\r\n" % (mech, b64(raw)))
+            prefix = b"334 "
+        line = c.readline()
+        assert line.startswith(prefix), line
+        return line[len(prefix):].rstrip(b"\r\n").decode()
+
+
+def assert_error_json(challenge_b64):
+    """RFC 7628 §3.2.2: the challenge is base64 of a JSON object with "status"."""
+    doc = json.loads(base64.b64decode(challenge_b64, validate=True))
+    assert "status" in doc, doc
+    return doc
+
+
+def test_rejected_token_imap_gets_the_backend_challenge(omg, oauth_dovecot, tokeninfo, certs):
+    """RFC 7628 §3.2.2: Dovecot answers a bad token with `+ <base64 JSON>`;
+    mailgate replays that continuation to the client unchanged, takes the
+    client's dummy response and then sends the tagged NO. imaplib hands the
+    decoded challenge to the authenticator, as Thunderbird's code does."""
     user = "dan@" + DOMAIN
+    expected = direct_challenge(oauth_dovecot, "imap", "XOAUTH2", xoauth2(user, "direct-bad-token"))
+    doc = assert_error_json(expected)
     c = imap(omg, certs)
+    challenges = []
+
+    def answer(challenge):
+        challenges.append(challenge)
+        return xoauth2(user, "not-a-valid-token").encode() if len(challenges) == 1 else b""
+
     with pytest.raises(imaplib.IMAP4.error) as err:
-        c.authenticate("XOAUTH2", lambda _: xoauth2(user, "not-a-valid-token").encode())
-    text = str(err.value)
-    assert "[AUTHENTICATIONFAILED]" in text
-    assert '"status":"401"' in text and '"schemes":"bearer"' in text
+        c.authenticate("XOAUTH2", answer)
+    assert challenges[0] == b""                        # mailgate's own "+ " for the response
+    assert len(challenges) == 2 and json.loads(challenges[1]) == doc
+    assert "[AUTHENTICATIONFAILED]" in str(err.value)
     assert "not-a-valid-token" in tokeninfo.seen
     # The session goes on: a good token works on the same connection.
     token = tokeninfo.issue(user, 64, tag="retry")
@@ -241,17 +280,69 @@ def test_rejected_token_imap_shows_the_backend_error_json(omg, tokeninfo, certs)
     c.logout()
 
 
-def test_rejected_token_pop3_and_smtp(omg, certs):
-    """POP3 and SMTP clients get mailgate's standard failure replies; the
-    backend's JSON is not shown to them."""
+def test_rejected_token_imap_raw_continuation(omg, oauth_dovecot, tokeninfo, certs):
+    """Byte level, OAUTHBEARER with SASL-IR: `+ <the backend's base64>`, the
+    client's `AQ==` (RFC 7628 §3.2.3), then `NO [AUTHENTICATIONFAILED]`; a
+    `*` as the answer gets the same NO. Then a good token logs in."""
+    user = "erin@" + DOMAIN
+    port = omg.address("imaps")[1]
+    expected = direct_challenge(oauth_dovecot, "imap", "OAUTHBEARER", oauthbearer(user, "bad", port))
+    with RawClient.connect(omg, "imaps", certs) as c:
+        c.readline()
+        for tag, dummy in (("a1", "AQ=="), ("a2", "*")):
+            c.send("%s AUTHENTICATE OAUTHBEARER %s\r\n" % (tag, b64(oauthbearer(user, "bad-" + tag, port))))
+            line = c.readline()
+            assert line == b"+ " + expected.encode() + b"\r\n", line
+            assert_error_json(expected)
+            c.send(dummy + "\r\n")
+            assert c.readline().startswith(tag.encode() + b" NO [AUTHENTICATIONFAILED]")
+        token = tokeninfo.issue(user, 64, tag="rawretry")
+        c.send("a3 AUTHENTICATE OAUTHBEARER %s\r\n" % b64(oauthbearer(user, token, port)))
+        assert c.read_tagged("a3")[-1].startswith(b"a3 OK")
+
+
+def test_rejected_token_pop3_gets_the_backend_challenge(omg, oauth_dovecot, tokeninfo, certs):
+    """POP3 (RFC 5034 framing): `+ <base64 JSON>`, the client's empty
+    response, then `-ERR [AUTH]`; a good token then logs in."""
     user = "dan@" + DOMAIN
+    expected = direct_challenge(oauth_dovecot, "pop3", "XOAUTH2", xoauth2(user, "direct-bad-token"))
+    assert_error_json(expected)
     c = pop3(omg, certs)
+    resp = c._shortcmd("AUTH XOAUTH2 " + b64(xoauth2(user, "bad-pop3-token")))
+    assert resp == b"+ " + expected.encode(), resp
     with pytest.raises(poplib.error_proto) as err:
-        c._shortcmd("AUTH XOAUTH2 " + b64(xoauth2(user, "bad-pop3-token")))
-    assert err.value.args[0].startswith(b"-ERR")
+        c._shortcmd("")
+    assert err.value.args[0].startswith(b"-ERR [AUTH]"), err.value
+    token = tokeninfo.issue(user, 64, tag="pop3retry")
+    assert c._shortcmd("AUTH XOAUTH2 " + b64(xoauth2(user, token))).startswith(b"+OK")
+    assert c.stat()[0] >= 0
     c.quit()
+
+
+@pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
+def test_rejected_token_smtp_gets_the_backend_challenge(omg, oauth_dovecot, tokeninfo, certs, mech):
+    """SMTP (RFC 4954 framing): `334 <base64 JSON>`, the client's dummy
+    response, then `535 5.7.8`; a good token then logs in."""
+    user = "erin@" + DOMAIN
+    port = omg.address("submissions")[1]
+    creds = (lambda t: xoauth2(user, t)) if mech == "XOAUTH2" else (lambda t: oauthbearer(user, t, port))
+    expected = direct_challenge(oauth_dovecot, "smtp", mech, creds("direct-bad-token"))
+    assert_error_json(expected)
     s = smtp(omg, certs)
-    code, _ = s.docmd("AUTH", "XOAUTH2 " + b64(xoauth2(user, "bad-smtp-token")))
+    code, text = s.docmd("AUTH", "%s %s" % (mech, b64(creds("bad-smtp-token"))))
+    assert (code, text) == (334, expected.encode())
+    code, text = s.docmd("AQ==" if mech == "OAUTHBEARER" else "")
+    assert code == 535 and text.startswith(b"5.7.8"), (code, text)
+    token = tokeninfo.issue(user, 64, tag="smtpretry" + mech)
+    assert s.docmd("AUTH", "%s %s" % (mech, b64(creds(token))))[0] == 235
+    s.quit()
+
+
+def test_rejected_password_gets_no_challenge(omg, certs):
+    """Only OAuth logins ever see a challenge: a wrong password over AUTH
+    PLAIN is answered at once."""
+    s = smtp(omg, certs)
+    code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0alice@example.com\0wrong").decode())
     assert code == 535
     s.quit()
 

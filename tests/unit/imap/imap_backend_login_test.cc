@@ -273,10 +273,43 @@ TEST_P(ImapBackend, XOAuth2ErrorChallenge) {
   make();
   EXPECT_EQ(run("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n"),
             "M1 AUTHENTICATE XOAUTH2 " + sasl::base64Encode(params.credentials.secret) + "\r\n");
+  // RFC 7628 §3.2.2: the challenge is kept as sent, for the client.
   const std::string json = R"({"status":"401","schemes":"bearer"})";
   EXPECT_EQ(run("+ " + sasl::base64Encode(json) + "\r\n"), "\r\n");
   run("M1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
-  expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Invalid credentials " + json);
+  expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Invalid credentials");
+  EXPECT_EQ(sink.result->oauthChallenge, sasl::base64Encode(json));
+}
+
+TEST_P(ImapBackend, OAuthChallengeThatIsNotBase64IsDropped) {
+  params.credentials.mechanism = Credentials::Mechanism::XOAuth2;
+  params.credentials.secret = "user=alice\x01" "auth=Bearer t\x01\x01";
+  make();
+  run("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
+  EXPECT_EQ(run("+ {\"status\":\"401\"}\r\n"), "\r\n");  // still answered: the exchange must end
+  run("M1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
+  expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Invalid credentials");
+  EXPECT_EQ(sink.result->oauthChallenge, "");
+}
+
+TEST_P(ImapBackend, OAuthChallengeOnlyOnAuthFailed) {
+  // A temporary failure after the challenge: nothing for the client to replay.
+  params.credentials.mechanism = Credentials::Mechanism::XOAuth2;
+  params.credentials.secret = "user=alice\x01" "auth=Bearer t\x01\x01";
+  make();
+  run("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
+  run("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+  run("M1 NO [UNAVAILABLE] Try later\r\n");
+  expectResult(Kind::Temporary, "[UNAVAILABLE] Try later");
+  EXPECT_EQ(sink.result->oauthChallenge, "");
+}
+
+TEST_P(ImapBackend, PasswordLoginHasNoOAuthChallenge) {
+  make();
+  run(kDovecotGreeting);
+  run("M1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+  expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Authentication failed.");
+  EXPECT_EQ(sink.result->oauthChallenge, "");
 }
 
 TEST_P(ImapBackend, OAuthBearerWithoutSaslIr) {
@@ -288,6 +321,18 @@ TEST_P(ImapBackend, OAuthBearerWithoutSaslIr) {
   EXPECT_EQ(run("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "AQ==\r\n");  // RFC 7628 §3.2.3 dummy %x01
   EXPECT_EQ(run("+ again\r\n"), "");
   expectResult(Kind::ProtocolError, "unexpected continuation request from backend");
+}
+
+TEST_P(ImapBackend, OAuthBearerChallengeWithoutSaslIr) {
+  params.credentials.mechanism = Credentials::Mechanism::OAuthBearer;
+  params.credentials.secret = "n,a=alice,\x01" "auth=Bearer t\x01\x01";
+  make();
+  run("* OK [CAPABILITY IMAP4rev1 AUTH=OAUTHBEARER] hi\r\n");
+  run("+ \r\n");  // the bare "+" for the response is not a challenge
+  EXPECT_EQ(run("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "AQ==\r\n");
+  run("M1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+  expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Authentication failed.");
+  EXPECT_EQ(sink.result->oauthChallenge, "eyJzdGF0dXMiOiI0MDEifQ==");
 }
 
 TEST_P(ImapBackend, OverlongLineIsProtocolError) {

@@ -536,5 +536,98 @@ TEST_P(ImapLogin, ShutdownWhileWaitingForBackend) {
   EXPECT_EQ(machine->takePipelined(), "");
 }
 
+
+// RFC 7628 §3.2.2-§3.2.3: an OAuth backend's error challenge is relayed as a
+// continuation; the client's next line answers it, then the tagged NO.
+const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+
+TEST_P(ImapLogin, OAuthErrorChallengeRelayedThenNo) {
+  makeTls();
+  const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
+  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  ASSERT_EQ(sink.auths.size(), 1u);
+  machine->loginFailed(LoginFailure::BadCredentials, "[AUTHENTICATIONFAILED] Authentication failed.", kChallenge);
+  EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\n");
+  EXPECT_EQ(run("AQ="), "");  // not a whole line yet
+  EXPECT_EQ(run("=\r\n"), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+  EXPECT_EQ(sink.errors.size(), 0u);
+  // The session goes on: a new token is read as a command.
+  run("b AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  EXPECT_EQ(sink.auths.size(), 2u);
+}
+
+TEST_P(ImapLogin, OAuthErrorChallengeAnsweredByCancelOrEmptyLine) {
+  makeTls();
+  const std::string o = "n,a=carol@example.com,\x01" "auth=Bearer bad\x01\x01";
+  for (const char* answer : {"*", "", "not base64 at all"}) {
+    run("a AUTHENTICATE OAUTHBEARER " + sasl::base64Encode(o) + "\r\n");
+    machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+    EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\n");
+    // (the third failure is followed by the BYE of the limit)
+    EXPECT_TRUE(run(std::string(answer) + "\r\n").starts_with("a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"));
+  }
+  EXPECT_EQ(sink.errors, std::vector<std::string>{"too_many_errors"});  // three failures, as usual
+  EXPECT_TRUE(machine->finished());
+}
+
+TEST_P(ImapLogin, OAuthErrorChallengePipelinedLineIsTheAnswer) {
+  makeTls();
+  const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
+  // A client that pipelined NOOPs behind AUTHENTICATE: the first one is the
+  // answer to the challenge (RFC 7628 §3.2.3), the second runs after the NO.
+  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\nb NOOP\r\nc NOOP\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\na NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+                         "c OK NOOP completed.\r\n");
+}
+
+TEST_P(ImapLogin, OAuthErrorChallengeCountsTowardsTheLimit) {
+  makeTls();  // maxAuthFailures = 3
+  const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
+  for (int i = 0; i < 3; ++i) {
+    run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+    machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+    sink.take();
+    run("AQ==\r\n");
+  }
+  EXPECT_EQ(sink.closed, 1);
+  EXPECT_TRUE(machine->finished());
+}
+
+TEST_P(ImapLogin, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxAuthFailures = 10;
+  make(p);
+  run("a LOGIN u p\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink.take(), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+  // A password login after an OAuth one still gets no challenge.
+  run("b AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "");
+  sink.take();
+  run("c LOGIN u p\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink.take(), "c NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+}
+
+TEST_P(ImapLogin, OAuthErrorChallengeMustBeBase64) {
+  makeTls();
+  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\na OK injected");
+  EXPECT_EQ(sink.take(), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+}
+
+TEST_P(ImapLogin, ShutdownWhileOAuthErrorChallengeIsOpen) {
+  makeTls();
+  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  sink.take();
+  machine->shutdown("bye");
+  EXPECT_EQ(sink.take(), "* BYE bye\r\n");
+  EXPECT_EQ(run("AQ==\r\n"), "");
+  EXPECT_TRUE(machine->finished());
+}
+
 }  // namespace
 }  // namespace mailgate

@@ -156,10 +156,43 @@ TEST_P(Pop3Backend, OAuthShortInlineLongByContinuation) {
   // RFC 5034 §4: over 255 octets, the response goes after the "+".
   EXPECT_EQ(reply(capa), "AUTH OAUTHBEARER\r\n");
   EXPECT_EQ(reply("+ \r\n"), sasl::base64Encode(params_.credentials.secret) + "\r\n");
-  // The error challenge gets an empty response, then the failure.
+  // The error challenge gets an empty response, then the failure; the
+  // challenge is kept as sent for the client (RFC 7628 §3.2.2).
   EXPECT_EQ(reply("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
   reply("-ERR [AUTH] Authentication failed.\r\n");
   EXPECT_EQ(result().kind, Kind::AuthFailed);
+  EXPECT_EQ(result().oauthChallenge, "eyJzdGF0dXMiOiI0MDEifQ==");
+}
+
+TEST_P(Pop3Backend, OAuthChallengeKeptOnlyWhenBase64AndAuthFailed) {
+  params_.credentials.mechanism = Credentials::Mechanism::XOAuth2;
+  params_.credentials.secret = "user=a\x01" "auth=Bearer t\x01\x01";
+  const std::string capa = "+OK\r\nSASL XOAUTH2\r\n.\r\n";
+  make();
+  reply(kGreeting);
+  reply(capa);
+  EXPECT_EQ(reply("+ {\"status\":\"401\"}\r\n"), "\r\n");
+  reply("-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(result().kind, Kind::AuthFailed);
+  EXPECT_EQ(result().oauthChallenge, "");
+  sink_.results.clear();
+  make();
+  reply(kGreeting);
+  reply(capa);
+  reply("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+  reply("-ERR [SYS/TEMP] Try later.\r\n");
+  EXPECT_EQ(result().kind, Kind::Temporary);
+  EXPECT_EQ(result().oauthChallenge, "");
+}
+
+TEST_P(Pop3Backend, PasswordLoginHasNoOAuthChallenge) {
+  make();
+  reply(kGreeting);
+  reply(kCapaPlain);
+  EXPECT_EQ(reply("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
+  reply("-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(result().kind, Kind::AuthFailed);
+  EXPECT_EQ(result().oauthChallenge, "");
 }
 
 TEST_P(Pop3Backend, OAuthNotOfferedAndEndlessChallenges) {

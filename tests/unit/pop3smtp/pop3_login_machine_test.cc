@@ -303,5 +303,61 @@ TEST_P(Pop3Login, SuccessTextCannotInjectLines) {
   EXPECT_EQ(sink_.take(), "+OK Logged in.  -ERR fake\r\n");
 }
 
+
+// RFC 7628 §3.2.2-§3.2.3 with RFC 5034 framing: an OAuth backend's error
+// challenge goes to the client as "+ <b64>"; its next line answers it, then
+// the -ERR.
+const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+const std::string kXOAuth2 = "user=alice@example.org\x01" "auth=Bearer bad\x01\x01";
+
+TEST_P(Pop3Login, OAuthErrorChallengeRelayedThenErr) {
+  makeTls();
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  ASSERT_EQ(sink_.logins.size(), 1u);
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink_.take(), "+ " + kChallenge + "\r\n");
+  EXPECT_EQ(send("AQ="), "");
+  EXPECT_EQ(send("=\r\n"), "-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_TRUE(sink_.errors.empty());
+  // The session goes on.
+  EXPECT_EQ(send("NOOP\r\n"), "+OK\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  EXPECT_EQ(sink_.logins.size(), 2u);
+}
+
+TEST_P(Pop3Login, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
+  makeTls();  // maxAuthFailures = 3
+  const std::string ob = "n,a=alice@example.org,\x01" "auth=Bearer bad\x01\x01";
+  for (const char* answer : {"", "*", "NOOP"}) {
+    send("AUTH OAUTHBEARER " + sasl::base64Encode(ob) + "\r\n");
+    m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+    EXPECT_EQ(sink_.take(), "+ " + kChallenge + "\r\n");
+    send(std::string(answer) + "\r\n");
+  }
+  EXPECT_EQ(sink_.take(), "");
+  EXPECT_EQ(sink_.closed, 1);
+  EXPECT_TRUE(m_->finished());
+}
+
+TEST_P(Pop3Login, OAuthErrorChallengePipelinedLineIsTheAnswer) {
+  makeTls();
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\nNOOP\r\nCAPA\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  const std::string out = sink_.take();
+  EXPECT_EQ(out.substr(0, out.find("+OK Capability")),
+            "+ " + kChallenge + "\r\n-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_NE(out.find("+OK Capability"), std::string::npos);
+}
+
+TEST_P(Pop3Login, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
+  makeTls();
+  EXPECT_EQ(send("USER alice\r\nPASS pw\r\n"), "+OK\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink_.take(), "-ERR [AUTH] Authentication failed.\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\n+OK injected");
+  EXPECT_EQ(sink_.take(), "-ERR [AUTH] Authentication failed.\r\n");
+}
+
 }  // namespace
 }  // namespace mailgate

@@ -190,6 +190,38 @@ TEST_P(SmtpBackend, OAuthLongTokenByContinuationAndErrorChallenge) {
   EXPECT_EQ(reply("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
   reply("535 5.7.8 Username and Password not accepted\r\n");
   EXPECT_EQ(result().kind, Kind::AuthFailed);
+  // Kept as sent for the client's login machine (RFC 7628 §3.2.2).
+  EXPECT_EQ(result().oauthChallenge, "eyJzdGF0dXMiOiI0MDEifQ==");
+}
+
+TEST_P(SmtpBackend, OAuthChallengeKeptOnlyWhenBase64AndAuthFailed) {
+  params_.credentials.mechanism = Credentials::Mechanism::OAuthBearer;
+  params_.credentials.secret = "n,a=a,\x01" "auth=Bearer t\x01\x01";
+  make();
+  reply(kGreeting);
+  reply("250-x\r\n250 AUTH OAUTHBEARER\r\n");
+  EXPECT_EQ(reply("334 not base64!\r\n"), "\r\n");
+  reply("535 5.7.8 Authentication failed\r\n");
+  EXPECT_EQ(result().kind, Kind::AuthFailed);
+  EXPECT_EQ(result().oauthChallenge, "");
+  sink_.results.clear();
+  make();
+  reply(kGreeting);
+  reply("250-x\r\n250 AUTH OAUTHBEARER\r\n");
+  reply("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+  reply("454 4.7.0 Temporary authentication failure\r\n");
+  EXPECT_EQ(result().kind, Kind::Temporary);
+  EXPECT_EQ(result().oauthChallenge, "");
+}
+
+TEST_P(SmtpBackend, PasswordLoginHasNoOAuthChallenge) {
+  make();
+  reply(kGreeting);
+  reply(kEhlo);
+  EXPECT_EQ(reply("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
+  reply("535 5.7.8 Authentication failed\r\n");
+  EXPECT_EQ(result().kind, Kind::AuthFailed);
+  EXPECT_EQ(result().oauthChallenge, "");
 }
 
 TEST_P(SmtpBackend, OAuthShortInlineOrNotOffered) {

@@ -240,5 +240,62 @@ TEST_P(SmtpLogin, ShutdownAndOverflow) {
   EXPECT_EQ(sink_.closed, 2);
 }
 
+
+// RFC 7628 §3.2.2-§3.2.3 with RFC 4954 framing: an OAuth backend's error
+// challenge goes to the client as "334 <b64>"; its next line answers it,
+// then the 535.
+const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+const std::string kXOAuth2 = "user=alice@example.org\x01" "auth=Bearer bad\x01\x01";
+
+TEST_P(SmtpLogin, OAuthErrorChallengeRelayedThen535) {
+  makeTls();
+  send("EHLO c\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  ASSERT_EQ(sink_.logins.size(), 1u);
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n");
+  EXPECT_EQ(send("\r"), "");
+  EXPECT_EQ(send("\n"), "535 5.7.8 Authentication credentials invalid\r\n");
+  EXPECT_TRUE(sink_.errors.empty());
+  EXPECT_EQ(send("NOOP\r\n"), "250 2.0.0 OK\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  EXPECT_EQ(sink_.logins.size(), 2u);
+}
+
+TEST_P(SmtpLogin, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
+  makeTls();  // maxAuthFailures = 3
+  send("EHLO c\r\n");
+  const std::string ob = "n,a=alice@example.org,\x01" "auth=Bearer bad\x01\x01";
+  for (const char* answer : {"AQ==", "*", "QUIT"}) {
+    send("AUTH OAUTHBEARER " + sasl::base64Encode(ob) + "\r\n");
+    m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+    EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n");
+    send(std::string(answer) + "\r\n");
+  }
+  EXPECT_EQ(sink_.take(), "");
+  EXPECT_EQ(sink_.closed, 1);  // by the limit: the QUIT was the answer
+  EXPECT_TRUE(m_->finished());
+}
+
+TEST_P(SmtpLogin, OAuthErrorChallengePipelinedLineIsTheAnswer) {
+  makeTls();
+  send("EHLO c\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\nRSET\r\nNOOP\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n535 5.7.8 Authentication credentials invalid\r\n"
+                          "250 2.0.0 OK\r\n");
+}
+
+TEST_P(SmtpLogin, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
+  makeTls();
+  send("EHLO c\r\n");
+  send("AUTH PLAIN " + sasl::base64Encode("\0alice\0pw"s) + "\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
+  EXPECT_EQ(sink_.take(), "535 5.7.8 Authentication credentials invalid\r\n");
+  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  m_->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\n235 injected");
+  EXPECT_EQ(sink_.take(), "535 5.7.8 Authentication credentials invalid\r\n");
+}
+
 }  // namespace
 }  // namespace mailgate
