@@ -30,7 +30,11 @@ def _tls_mode(mg, listener):
     return mg.listener(listener).get("tls", "none")
 
 
-def imap_client(mg, listener, certs=None, timeout=15):
+# Client timeouts stay above Dovecot's auth penalty: it delays logins from an
+# address with recent failures by up to 15 s, and every test connects from
+# 127.0.0.1, so after a file full of wrong-password tests a correct login can
+# legitimately take that long.
+def imap_client(mg, listener, certs=None, timeout=30):
     host, port = mg.address(listener)
     ctx = client_context(certs)
     if _tls_mode(mg, listener) == "implicit":
@@ -41,7 +45,7 @@ def imap_client(mg, listener, certs=None, timeout=15):
     return c
 
 
-def pop3_client(mg, listener, certs=None, timeout=15):
+def pop3_client(mg, listener, certs=None, timeout=30):
     host, port = mg.address(listener)
     ctx = client_context(certs)
     if _tls_mode(mg, listener) == "implicit":
@@ -52,7 +56,7 @@ def pop3_client(mg, listener, certs=None, timeout=15):
     return c
 
 
-def smtp_client(mg, listener, certs=None, timeout=15):
+def smtp_client(mg, listener, certs=None, timeout=30):
     host, port = mg.address(listener)
     ctx = client_context(certs)
     if _tls_mode(mg, listener) == "implicit":
@@ -76,7 +80,7 @@ class RawClient:
         self.buf = b""
 
     @classmethod
-    def connect(cls, mg, listener, certs=None, timeout=10, tls=None, source=None):
+    def connect(cls, mg, listener, certs=None, timeout=30, tls=None, source=None):
         """tls: None = by the listener's mode (implicit → TLS now), True/False force."""
         host, port = mg.address(listener)
         sock = socket.create_connection((host, port), timeout=timeout,
