@@ -244,6 +244,7 @@ void ClientSession::authenticate(const Credentials& credentials) {
     req.clientPort = clientPeer_.port;
   }
   req.loginAttempt = authAttempts_;
+  if (client_) req.clientTls = client_->tlsActive();  // auth_http's Auth-SSL
   env_.runtime->router->resolve(env_.loop, req, [this, alive = alive_](RouteResult r) {
     if (*alive) onRouted(std::move(r));
   });
@@ -307,7 +308,9 @@ void ClientSession::onBackendResult(BackendConnectResult result) {
       loginTimer_.stop();
       const auto protocol = protocolName(protocolOf(env_.listener->protocol));
       Metrics::instance().login(protocol, "ok");
-      log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+      loginResult_ = "ok";
+      log::info("login", {{"session", env_.sessionId}, {"listener", env_.listener->name},
+                          {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                           {"pool", result.target.pool}, {"result", "ok"}});
       machine_->loginSucceeded(result.login.text);
       std::string pipelined = machine_->takePipelined();
@@ -345,7 +348,9 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::
                                        std::string_view detail, std::string oauthChallenge) {
   const auto protocol = protocolName(protocolOf(env_.listener->protocol));
   Metrics::instance().login(protocol, metricResult);
-  log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+  loginResult_ = std::string(metricResult);
+  log::info("login", {{"session", env_.sessionId}, {"listener", env_.listener->name},
+                      {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                       {"result", metricResult}, {"detail", detail}});
   uint32_t delayMs = 0;
   if (why == LoginFailure::BadCredentials) {
@@ -392,9 +397,11 @@ void ClientSession::startBridge(const RouteResult& route) {
     if (!machine_ || !client_) return;
     loginTimer_.stop();
     Metrics::instance().login("pop3", "ok");
-    log::info("login", {{"session", env_.sessionId}, {"user", user_}, {"backend", backend_},
+    loginResult_ = "ok";
+    log::info("login", {{"session", env_.sessionId}, {"listener", env_.listener->name},
+                        {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                         {"mode", "bridge"}, {"result", "ok"}});
-    machine_->loginSucceeded("Logged in.");
+    machine_->loginSucceeded(bridge_->loggedInText());
     std::string pipelined = machine_->takePipelined();
     machine_.reset();
     phase_ = Phase::Bridging;
@@ -427,6 +434,10 @@ void ClientSession::closeClient() {
 
 void ClientSession::protocolError(std::string_view what) {
   Metrics::instance().protocolError(protocolName(protocolOf(env_.listener->protocol)), what);
+}
+
+std::string ClientSession::clientLabel() const {
+  return clientPeer_.address + ":" + std::to_string(clientPeer_.port);
 }
 
 std::string ClientSession::goodbyeFor(std::string_view reason) const {
@@ -471,8 +482,10 @@ void ClientSession::finish(std::string_view reason) {
   Metrics::instance().connectionClosed(l.name, protocolName(protocolOf(l.protocol)));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started_).count();
-  log::info("session_end", {{"session", env_.sessionId}, {"listener", l.name}, {"user", user_},
-                            {"backend", backend_}, {"reason", reason}, {"duration_ms", ms}});
+  // One line that says it all: who, from where, to which backend, how it went.
+  log::info("session_end", {{"session", env_.sessionId}, {"listener", l.name}, {"client", clientLabel()},
+                            {"user", user_}, {"backend", backend_}, {"login", loginResult_},
+                            {"reason", reason}, {"duration_ms", ms}});
   deferToNextTick(env_.loop, [done = env_.onFinished, alive = alive_] {
     if (*alive && done) done();
   });

@@ -70,6 +70,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
                           std::string_view detail, std::string oauthChallenge = {});
   void finish(std::string_view reason);
   std::string goodbyeFor(std::string_view reason) const;
+  std::string clientLabel() const;  // "ip:port" of the real client (PROXY header aware)
 
   // ConnectionHandler (client side)
   void onData(std::string_view bytes) override;
@@ -101,6 +102,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   Credentials credentials_;     // kept only until the backend answered
   std::string user_;            // for logs
   std::string backend_;         // for logs
+  std::string loginResult_ = "none";  // for the session_end line
   unsigned authAttempts_ = 0;
   unsigned authFailures_ = 0;
   bool startTlsUsed_ = false;
