@@ -10,7 +10,7 @@ BUILD_PKGS=(cmake ninja-build g++ pkg-config libuv1-dev android-libboringssl-dev
             nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libhttp-parser-dev)
 RUN_PKGS=(dovecot-imapd dovecot-pop3d dovecot-submissiond python3-aiosmtpd openssl)
 TEST_PKGS=(python3-pytest curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
-           prometheus python3-yaml)
+           prometheus python3-yaml nginx-light libnginx-mod-mail)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
@@ -36,7 +36,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-# Services pulled in by these packages (dovecot, prometheus) must not be started
+# Services pulled in by these packages (dovecot, prometheus, nginx) must not be started
 # by the package scripts: we run our own instances on other ports.
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
   apt-get install -y -q --no-install-recommends \
