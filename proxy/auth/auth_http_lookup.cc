@@ -27,6 +27,7 @@ AuthLookupResult classifyAuthError(const AuthHttpAnswer& answer, const std::stri
   AuthLookupResult r;
   r.kind = AuthLookupResult::Kind::Rejected;
   r.waitMs = answer.waitS * 1000;
+  r.disconnect = answer.waitS == 0;
   r.text = answer.errorText;
   if (protocol == "smtp") {
     // "535 5.7.8" -> basic code 535, enhanced code 5.7.8.

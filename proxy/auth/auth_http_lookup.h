@@ -32,11 +32,15 @@ struct AuthLookupResult {
   // nginx's default is "535 5.7.0"), which the SMTP machine keeps.
   std::string text;
   uint32_t waitMs = 0;                // Auth-Wait: delay the error by this much
+  // nginx closes the connection after an error answer without Auth-Wait; with
+  // Auth-Wait the client may try again. Services rely on that to drop clients.
+  bool disconnect = false;
   bool fromCache = false;
 };
 
 // Turns an error answer into the client-facing text and kind, as nginx
-// words it: IMAP "NO <Auth-Status>", POP3 "-ERR <Auth-Status>", SMTP
+// words it: IMAP "NO <Auth-Status>", POP3 "-ERR [AUTH] <Auth-Status>" (nginx: no
+// response code; RFC 3206 wants one), SMTP
 // "<Auth-Error-Code or 535 5.7.0> <Auth-Status>". An SMTP code in the 4xx
 // class makes the failure temporary (454 + the enhanced code).
 AuthLookupResult classifyAuthError(const AuthHttpAnswer& answer, const std::string& protocol);

@@ -43,7 +43,11 @@ std::string buildAuthHttpRequest(const AuthHttpUrl& url, const AuthHttpQuery& q)
   r += "Auth-Login-Attempt: " + std::to_string(q.loginAttempt) + "\r\n";
   r += "Client-IP: " + safeValue(q.clientIp) + "\r\n";
   if (q.protocol == "smtp") r += "Client-Host: [UNAVAILABLE]\r\n";
-  if (q.clientTls) r += "Auth-SSL: on\r\n";
+  if (q.clientTls) {
+    r += "Auth-SSL: on\r\n";
+    if (!q.sslProtocol.empty()) r += "Auth-SSL-Protocol: " + safeValue(q.sslProtocol) + "\r\n";
+    if (!q.sslCipher.empty()) r += "Auth-SSL-Cipher: " + safeValue(q.sslCipher) + "\r\n";
+  }
   r += "\r\n";
   return r;
 }

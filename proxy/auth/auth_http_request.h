@@ -13,6 +13,8 @@
 //   Client-IP: <address>
 //   Client-Host: [UNAVAILABLE]    (SMTP only: nginx resolves only for SMTP; no resolver)
 //   Auth-SSL: on                  (only when the client connection is TLS)
+//   Auth-SSL-Protocol: TLSv1.3    (with Auth-SSL, as nginx 1.21+ sends them)
+//   Auth-SSL-Cipher: <suite name>
 //
 // Pure: no I/O.
 #include <cstdint>
@@ -31,6 +33,8 @@ struct AuthHttpQuery {
   unsigned loginAttempt = 1;
   std::string clientIp;
   bool clientTls = false;
+  std::string sslProtocol;        // e.g. "TLSv1.3"; omitted when empty
+  std::string sslCipher;          // e.g. "TLS_AES_256_GCM_SHA384"; omitted when empty
 };
 
 // nginx's NGX_ESCAPE_MAIL_AUTH: bytes 0x00-0x1F, space and '%' become %XX

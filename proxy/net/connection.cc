@@ -283,6 +283,7 @@ void Connection::startClientTls(std::shared_ptr<TlsContext> ctx, const std::stri
 }
 
 std::string Connection::tlsVersion() const { return tls_ ? tls_->version() : std::string(); }
+std::string Connection::tlsCipher() const { return tls_ ? tls_->cipher() : std::string(); }
 std::string Connection::tlsServerName() const { return tls_ ? tls_->serverName() : std::string(); }
 
 void Connection::close() {

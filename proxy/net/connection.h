@@ -75,6 +75,7 @@ class Connection {
   // in the same read as a PROXY protocol header. Call only from onData.
   void receiveAgain(std::string_view bytes);
   std::string tlsVersion() const;      // "TLSv1.3", "" without TLS
+  std::string tlsCipher() const;       // negotiated suite name, "" without TLS
   std::string tlsServerName() const;   // SNI the client asked for
 
   // Flushes queued writes (TLS close_notify too), then closes. No more callbacks.

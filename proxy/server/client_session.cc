@@ -244,7 +244,13 @@ void ClientSession::authenticate(const Credentials& credentials) {
     req.clientPort = clientPeer_.port;
   }
   req.loginAttempt = authAttempts_;
-  if (client_) req.clientTls = client_->tlsActive();  // auth_http's Auth-SSL
+  if (client_ && client_->tlsActive()) {  // auth_http's Auth-SSL headers
+    req.clientTls = true;
+    req.tlsProtocol = client_->tlsVersion();
+    req.tlsCipher = client_->tlsCipher();
+  } else if (client_) {
+    req.clientTls = false;
+  }
   env_.runtime->router->resolve(env_.loop, req, [this, alive = alive_](RouteResult r) {
     if (*alive) onRouted(std::move(r));
   });
@@ -262,11 +268,13 @@ void ClientSession::onRouted(RouteResult route) {
     return;
   }
   if (route.kind == RouteResult::Kind::Rejected) {
-    answerLoginFailure(LoginFailure::BadCredentials, route.text, "refused", "route rejected the login");
+    answerLoginFailure(LoginFailure::BadCredentials, route.text, "refused", "route rejected the login", {},
+                       route.disconnect);
     return;
   }
   if (route.kind == RouteResult::Kind::Temporary) {
-    answerLoginFailure(LoginFailure::Temporary, route.text, "temp_failed", "no backend for this login");
+    answerLoginFailure(LoginFailure::Temporary, route.text, "temp_failed", "no backend for this login", {},
+                       route.disconnect);
     return;
   }
   if (route.rewrite) credentials_ = *route.rewrite;
@@ -345,7 +353,8 @@ void ClientSession::onBackendResult(BackendConnectResult result) {
 }
 
 void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
-                                       std::string_view detail, std::string oauthChallenge) {
+                                       std::string_view detail, std::string oauthChallenge,
+                                       bool disconnectAfter) {
   const auto protocol = protocolName(protocolOf(env_.listener->protocol));
   Metrics::instance().login(protocol, metricResult);
   loginResult_ = std::string(metricResult);
@@ -362,10 +371,14 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::
     for (unsigned i = 1; i < authFailures_ && d < lim.authFailureDelayMaxMs; ++i) d *= 2;
     delayMs = static_cast<uint32_t>(std::min<uint64_t>(d, lim.authFailureDelayMaxMs));
   }
-  auto answer = [this, why, text = std::move(text), challenge = std::move(oauthChallenge)] {
+  auto answer = [this, why, text = std::move(text), challenge = std::move(oauthChallenge), disconnectAfter] {
     if (!machine_ || !client_) return;
     phase_ = Phase::Login;
     machine_->loginFailed(why, text, challenge);
+    if (disconnectAfter) {
+      closeClient();  // flushes the error first
+      return;
+    }
     if (client_ && !finished_) client_->resumeReading();
   };
   if (delayMs == 0) {

@@ -67,7 +67,8 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   // `oauthChallenge`: the backend's OAuth error challenge, replayed to the
   // client before the failure (LoginMachine::loginFailed).
   void answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
-                          std::string_view detail, std::string oauthChallenge = {});
+                          std::string_view detail, std::string oauthChallenge = {},
+                          bool disconnectAfter = false);
   void finish(std::string_view reason);
   std::string goodbyeFor(std::string_view reason) const;
   std::string clientLabel() const;  // "ip:port" of the real client (PROXY header aware)

@@ -173,6 +173,13 @@ std::string TlsEngine::version() const {
   return v ? v : "";
 }
 
+std::string TlsEngine::cipher() const {
+  if (!handshakeDone_) return "";
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+  const char* name = c ? SSL_CIPHER_get_name(c) : nullptr;
+  return name ? name : "";
+}
+
 std::string TlsEngine::serverName() const {
   const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
   return name ? name : "";

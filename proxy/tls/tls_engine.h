@@ -38,6 +38,7 @@ class TlsEngine {
   bool peerClosed() const { return peerClosed_; }  // close_notify received
   const std::string& error() const { return error_; }
   std::string version() const;     // "TLSv1.3"; "" before the handshake
+  std::string cipher() const;      // OpenSSL-style suite name, e.g. "TLS_AES_256_GCM_SHA384"
   std::string serverName() const;  // SNI the client sent (server side)
   std::string alpn() const;        // negotiated ALPN protocol, or ""
 

@@ -291,6 +291,8 @@ void Router::resolveHttp(uv_loop_t* loop, const RouteRequest& req, const Listene
   q.loginAttempt = req.loginAttempt;
   q.clientIp = req.clientAddress;
   q.clientTls = clientTlsOf(req, listener);
+  q.sslProtocol = req.tlsProtocol;
+  q.sslCipher = req.tlsCipher;
   // The completion must not touch this Router (a reload may drop it while
   // the request is in flight): it keeps its own references.
   lookup->second->lookup(
@@ -316,11 +318,13 @@ void Router::resolveHttp(uv_loop_t* loop, const RouteRequest& req, const Listene
             r.kind = RouteResult::Kind::Rejected;
             r.text = std::move(a.text);
             r.waitMs = a.waitMs;
+            r.disconnect = a.disconnect;
             break;
           case AuthLookupResult::Kind::Temporary:
             r.kind = RouteResult::Kind::Temporary;
             r.text = std::move(a.text);
             r.waitMs = a.waitMs;
+            r.disconnect = a.disconnect;
             break;
         }
         done(std::move(r));

@@ -29,6 +29,8 @@ struct RouteRequest {
   // The client connection is TLS (auth_http's Auth-SSL). Unset: inferred
   // from the listener (implicit TLS, or STARTTLS without plaintext auth).
   std::optional<bool> clientTls;
+  std::string tlsProtocol;          // the client connection's, for auth_http
+  std::string tlsCipher;
 };
 
 struct RouteResult {
@@ -38,6 +40,7 @@ struct RouteResult {
   std::string text;                       // for Rejected/Temporary: shown to the client
   std::optional<Credentials> rewrite;     // lookup asked to log in to the backend as someone else
   uint32_t waitMs = 0;                    // lookup asked to delay the error
+  bool disconnect = false;                // close after answering the error (auth_http, no Auth-Wait)
 };
 
 class UserMapStore;

@@ -14,12 +14,10 @@ Everything is implicit TLS on loopback: nginx `listen ... ssl` servers with
 the harness certificate, mailgate's imaps/pop3s/submissions listeners. OK
 answers send both proxies to the harness Dovecot's plain ports.
 
-Differences found against Debian 12's nginx 1.22.1 that the assertions keep
-strict (they fail until mailgate changes):
-  * requests: nginx (>= 1.21) sends `Auth-SSL-Protocol` and `Auth-SSL-Cipher`
-    after `Auth-SSL: on`; mailgate does not;
-  * an error answer without `Auth-Wait`: nginx sends the error and closes the
-    connection; mailgate keeps it open for another attempt.
+This test found two differences against Debian 12's nginx 1.22.1, both
+fixed in mailgate since: the `Auth-SSL-Protocol`/`Auth-SSL-Cipher` headers
+(nginx >= 1.21) were missing, and an error answer without `Auth-Wait` did not
+close the connection as nginx does.
 
 Debug: MAILGATE_COMPAT_DUMP=/tmp/compat.json writes everything both saw.
 """

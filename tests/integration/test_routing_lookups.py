@@ -132,10 +132,17 @@ def test_http_ok_and_exact_nginx_request(mailgate_factory, dovecot, certs, auth,
     if proto == "smtp":
         expected.append(("Client-Host", "[UNAVAILABLE]"))
     expected.append(("Auth-SSL", "on"))  # every harness listener is TLS before auth
-    assert req["headers"] == expected
+    # nginx 1.21+ follows Auth-SSL with the client's protocol and cipher.
+    assert req["headers"][:-2] == expected
+    (pname, pvalue), (cname, cvalue) = req["headers"][-2:]
+    assert (pname, pvalue) == ("Auth-SSL-Protocol", "TLSv1.3")
+    assert cname == "Auth-SSL-Cipher" and cvalue.startswith("TLS_"), cvalue
 
 
 def test_http_escapes_user_and_password_like_nginx(mailgate_factory, dovecot, certs, auth):
+    # With Auth-Wait the client may try again on the same connection (without
+    # it nginx, and mailgate, close after the error).
+    auth.answer = lambda h: (200, [("Auth-Status", "Invalid login"), ("Auth-Wait", "1")], 0)
     mg = mailgate_factory(modify=http_route(auth))
     c = imap_client(mg, "imaps", certs)
     with pytest.raises(imaplib.IMAP4.error):
@@ -179,26 +186,38 @@ def test_http_error_text_and_auth_wait(mailgate_factory, dovecot, certs, auth):
     assert str(e.value) == str(b"-ERR [AUTH] Go away now")
 
 
+def smtp_plain_login(s, user, password):
+    """One AUTH PLAIN, no fallback: smtplib's login() would try AUTH LOGIN
+    next on a connection the server has already closed."""
+    s.ehlo_or_helo_if_needed()
+    s.user, s.password = user, password
+    return s.auth("PLAIN", s.auth_plain)
+
+
 def test_http_smtp_error_code(mailgate_factory, dovecot, certs, auth):
     auth.answer = lambda h: (200, [("Auth-Status", "Bad credentials"),
                                    ("Auth-Error-Code", "535 5.7.8")], 0)
     mg = mailgate_factory(modify=http_route(auth))
     s = smtp_client(mg, "submissions", certs)
     with pytest.raises(smtplib.SMTPAuthenticationError) as e:
-        s.login(ALICE, USERS[ALICE])
+        smtp_plain_login(s, ALICE, USERS[ALICE])
     assert e.value.smtp_code == 535
     assert e.value.smtp_error == b"5.7.8 Bad credentials"
+    # An error without Auth-Wait ends the connection, as in nginx.
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        s.noop()
     # Without a code: nginx's default 535 5.7.0. A 4xx code is temporary.
     auth.answer = lambda h: (200, [("Auth-Status", "Try later"),
                                    ("Auth-Error-Code", "451 4.3.0")], 0)
+    s = smtp_client(mg, "submissions", certs)
     with pytest.raises(smtplib.SMTPAuthenticationError) as e:
-        s.login(ALICE, USERS[ALICE])
+        smtp_plain_login(s, ALICE, USERS[ALICE])
     assert e.value.smtp_code == 454
     assert e.value.smtp_error == b"4.3.0 Try later"
     auth.answer = lambda h: (200, [("Auth-Status", "No")], 0)
-    s = smtp_client(mg, "submissions", certs)  # a fresh connection: failures are capped per connection
+    s = smtp_client(mg, "submissions", certs)
     with pytest.raises(smtplib.SMTPAuthenticationError) as e:
-        s.login(ALICE, USERS[ALICE])
+        smtp_plain_login(s, ALICE, USERS[ALICE])
     assert (e.value.smtp_code, e.value.smtp_error) == (535, b"5.7.0 No")
 
 
@@ -273,7 +292,8 @@ def test_http_cache(mailgate_factory, dovecot, certs, auth):
         c = imap_client(mg, "imaps", certs)
         with pytest.raises(imaplib.IMAP4.error):
             c.login(ALICE, "wrong")
-        c.logout()
+        with pytest.raises(imaplib.IMAP4.abort):  # closed after the error, as nginx does
+            c.noop()
     assert len(auth.requests) == 4
     with urllib.request.urlopen(mg.admin_url + "/metrics") as r:
         metrics = r.read().decode()

@@ -30,6 +30,8 @@ TEST(BuildAuthHttpRequest, ImapInNginxOrder) {
   q.loginAttempt = 2;
   q.clientIp = "127.0.0.5";
   q.clientTls = true;
+  q.sslProtocol = "TLSv1.3";
+  q.sslCipher = "TLS_AES_128_GCM_SHA256";
   EXPECT_EQ(buildAuthHttpRequest(url(), q),
             "GET /mail/auth?x=1 HTTP/1.0\r\n"
             "Host: 127.0.0.1\r\n"
@@ -40,6 +42,8 @@ TEST(BuildAuthHttpRequest, ImapInNginxOrder) {
             "Auth-Login-Attempt: 2\r\n"
             "Client-IP: 127.0.0.5\r\n"
             "Auth-SSL: on\r\n"
+            "Auth-SSL-Protocol: TLSv1.3\r\n"
+            "Auth-SSL-Cipher: TLS_AES_128_GCM_SHA256\r\n"
             "\r\n");
 }
 
