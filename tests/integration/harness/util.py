@@ -4,11 +4,23 @@ import socket
 import time
 
 
+_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port on `host` that was free a moment ago (bind to 0, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port on `host` that was free a moment ago (bind to 0, close).
+
+    The kernel may give the same ephemeral port to two binds in a row once
+    the first socket is closed, so a config asking for seven ports could get
+    one twice: never hand out a port twice in one test run."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no fresh free port after 100 tries")
 
 
 def closed_port(host="127.0.0.1"):
