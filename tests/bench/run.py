@@ -85,11 +85,11 @@ def process_tree(root):
         st = _stat(pid)
         if st:
             parents.setdefault(st[1], []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
+    out, pending = [], [root]
+    while pending:
+        pid = pending.pop()
         out.append(pid)
-        todo.extend(parents.get(pid, []))
+        pending.extend(parents.get(pid, []))
     return out
 
 

@@ -742,9 +742,9 @@ def test_dockerfile_structure():
 
 def _deps_closure(pkgs):
     """Installed packages reachable from pkgs through Depends/Pre-Depends."""
-    seen, todo = set(), list(pkgs)
-    while todo:
-        p = todo.pop()
+    seen, pending = set(), list(pkgs)
+    while pending:
+        p = pending.pop()
         if p in seen:
             continue
         seen.add(p)
@@ -754,7 +754,7 @@ def _deps_closure(pkgs):
             for name in alt.split("|"):
                 name = re.sub(r"\(.*?\)|:any|\s", "", name)
                 if name:
-                    todo.append(name)
+                    pending.append(name)
     return seen
 
 
