@@ -26,6 +26,7 @@ class Metrics {
   // mailgate_logins_total{protocol,result}  result: ok|auth_failed|temp_failed|refused|aborted
   void login(std::string_view protocol, std::string_view result);
   // mailgate_backend_connect_seconds{pool} (histogram), mailgate_backend_connect_failures_total{pool}
+  // (failed connects of sessions and of health checks alike)
   void backendConnect(std::string_view pool, double seconds);
   void backendConnectFailed(std::string_view pool);
   // mailgate_backend_up{pool,backend} (gauge 0/1)

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include "proxy/admin/metrics.h"
+
 namespace mailgate {
 
 namespace {
@@ -140,6 +142,9 @@ void HealthProbe::onData(std::string_view bytes) {
 
 void HealthProbe::onClosed(CloseReason reason, std::string_view detail) {
   conn_ = nullptr;  // it deletes itself
+  // A refused or unreachable member counts like a session's failed connect:
+  // operators watch one series for "cannot reach the backend".
+  if (reason == CloseReason::ConnectFailed) Metrics::instance().backendConnectFailed(target_.pool);
   finish(false, std::string(closeReasonName(reason)) + ": " + std::string(detail));
 }
 
