@@ -134,11 +134,10 @@ void Pop3LoginMachine::process() {
         return;
       case LineFramer::Status::TooLong:
         if (state_ == State::SaslResponse) {
-          // An over-long SASL response ends the exchange. The user name AUTH
-          // LOGIN had collected is kept where USER puts it, so a later PASS
-          // uses it: unlike SMTP, and kept only because this change is a
-          // pure refactor.
-          user_ = std::string(sasl_.loginUser());
+          // An over-long SASL response ends the exchange and everything it
+          // collected: a later PASS must not log in as the user name that
+          // AUTH LOGIN received (RFC 5034 §4: a cancelled exchange leaves
+          // the AUTHORIZATION state as it was).
           sasl_.reset();
         }
         state_ = State::Command;

@@ -268,6 +268,20 @@ TEST_P(Pop3Login, LineTooLongEndsSaslExchange) {
   EXPECT_EQ(send("AUTH PLAIN\r\n" + std::string(100, 'A') + "\r\nNOOP\r\n"), "+ \r\n-ERR Line too long\r\n+OK\r\n");
 }
 
+TEST_P(Pop3Login, LineTooLongInAuthLoginForgetsTheUserName) {
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxLineBytes = 32;
+  make(p);
+  // AUTH LOGIN collected "alice" (YWxpY2U=), then the password line is too long.
+  EXPECT_EQ(send("AUTH LOGIN\r\nYWxpY2U=\r\n" + std::string(100, 'A') + "\r\n"),
+            "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n-ERR Line too long\r\n");
+  // A PASS now must not log in as alice: there was no USER.
+  std::string answer = send("PASS secret\r\n");
+  EXPECT_EQ(answer.rfind("-ERR", 0), 0u) << answer;
+  EXPECT_TRUE(sink_.logins.empty());
+}
+
 TEST_P(Pop3Login, ShutdownSaysWhyAndCloses) {
   make(LoginPolicy{});
   m_->shutdown("Server shutting down.");
