@@ -184,3 +184,24 @@ def test_ipv6_client_behind_load_balancer(mailgate_factory, make_config, ip_dove
     line = wait_until(lambda: (lambda l: l if l and l != before else None)(last_login(ip_dovecot, protocol)),
                       timeout=5, what="login line")
     assert "rip=%s," % client in line, line
+
+
+@pytest.mark.parametrize("with_backend_pool", [True, False])
+def test_map_host_entry_takes_settings_from_backend_pool(mailgate_factory, make_config, ip_dovecot,
+                                                         certs, tmp_path, with_backend_pool):
+    """A `map` entry that names a host directly has no pool of its own; the
+    route's `backend_pool` lends it the pool's settings (here client_ip id).
+    Without it the backend is reached with no client address forwarded."""
+    cfg = config(make_config, ip_dovecot, "none")
+    users = tmp_path / "users.json"
+    users.write_text('{"users": {"%s": {"host": "127.0.0.1", "imap": %d}}}'
+                     % (USER, ip_dovecot.imap_port))
+    cfg["pools"]["lender"] = {"servers": [{"host": "127.0.0.1", "imap": ip_dovecot.imap_port}],
+                              "client_ip": "id"}
+    cfg["routes"]["default"] = {"type": "map", "file": str(users)}
+    if with_backend_pool:
+        cfg["routes"]["default"]["backend_pool"] = "lender"
+    mg = mailgate_factory(cfg)
+    line = rip_after_login(mg, certs, ip_dovecot, "imap")
+    expected = SOURCE if with_backend_pool else "127.0.0.1"
+    assert "rip=%s," % expected in line, line
