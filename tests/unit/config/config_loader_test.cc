@@ -1,5 +1,7 @@
 // Per-key validation: types, enums, ranges, unknown keys, defaults.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config_test_util.h"
 
@@ -295,13 +297,30 @@ TEST(ConfigLoader, MissingOrUnreadableFiles) {
 }
 
 TEST(ConfigLoader, UnreadableFileIsReported) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
   TempDir dir;
   dir.write("cert.pem", "x");
   dir.write("key.pem", "x");
   std::filesystem::permissions(dir.file("key.pem"), std::filesystem::perms::none);
-  auto r = loadConfigText(minimalConfig().dump(), dir.path());
-  EXPECT_CONFIG_ERROR(r, "$.tls.certificates[0].key", "is not readable");
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  // Root reads any file, and CI runs as root: load in a child that has
+  // dropped to an unprivileged user, and report back through its exit code.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    auto r = loadConfigText(minimalConfig().dump(), dir.path());
+    bool reported = false;
+    for (const auto& e : r.errors) {
+      if (e.path == "$.tls.certificates[0].key" && e.message.find("is not readable") != std::string::npos) {
+        reported = true;
+      }
+    }
+    ::_exit(reported ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: no 'is not readable' error at $.tls.certificates[0].key; 3: cannot drop root";
 }
 
 }  // namespace
