@@ -285,7 +285,14 @@ TEST_P(ImapLogin, CommandContinuationsAreBounded) {
   const std::string out = run(cmd);
   EXPECT_NE(out.find("a BAD"), std::string::npos);
   EXPECT_TRUE(sink.auths.empty());
+}
+
+TEST_P(ImapLogin, IdContinuationsAreBoundedToo) {
   // ID may be longer (64 KiB, see imap_login_machine.cc), but is bounded too.
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxLineBytes = 64;
+  make(p);
   std::string id = "b ID (\"k\" {0+}\r\n";
   for (int i = 0; i < 4000; ++i) id += " \"0123456789\" \"0123456789\" \"k\" {0+}\r\n";
   EXPECT_NE(run(id).find("b BAD"), std::string::npos);
