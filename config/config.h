@@ -93,6 +93,7 @@ struct LimitsConfig {
   uint32_t maxLiteralBytes = 16384;
   uint32_t maxBadCommands = 10;
   uint32_t maxAuthFailures = 3;
+  uint32_t maxPreLoginCommands = 100;   // commands before login, then a goodbye
   uint32_t authFailureDelayMs = 1000;   // first failure; doubles per failure, capped
   uint32_t authFailureDelayMaxMs = 8000;
   uint32_t loginTimeoutS = 60;

@@ -103,6 +103,8 @@ void readLimits(const json* value, LoadContext& ctx, LimitsConfig& l) {
   r.readUint("max_literal_bytes", l.maxLiteralBytes, 256, 16 * kMiB);
   r.readUint("max_bad_commands", l.maxBadCommands, 1, 1000);
   r.readUint("max_auth_failures", l.maxAuthFailures, 1, 100);
+  r.readUint("max_prelogin_commands", l.maxPreLoginCommands, 10, 100000,
+             "real clients send a handful of commands before they log in");
   r.readUint("auth_failure_delay_ms", l.authFailureDelayMs, 0, 60000);
   r.readUint("auth_failure_delay_max_ms", l.authFailureDelayMaxMs, 0, 600000);
   r.readUint("login_timeout_s", l.loginTimeoutS, 1, 3600);

@@ -43,6 +43,12 @@ void ImapClient::login(const Credentials& c, Done done) {
       done(std::move(r));
     });
   };
+  if (!c.authzid.empty()) {
+    // The bridge logs in as exactly the user it was given, never on behalf of
+    // another (the login machines and lookups never hand it an authzid).
+    refuse("the bridge does not log in with an authorization identity");
+    return;
+  }
   if (hasCapability("LOGINDISABLED")) {
     refuse("backend refuses plaintext login (LOGINDISABLED)");
     return;
@@ -85,10 +91,6 @@ void ImapClient::login(const Credentials& c, Done done) {
   }
   if (hasCapability("AUTH=PLAIN")) {
     authenticate("PLAIN", sasl::encodePlain(c));
-    return;
-  }
-  if (!c.authzid.empty()) {
-    refuse("an authorization identity needs AUTH=PLAIN on the backend");
     return;
   }
   if (imapQuotable(c.user) && imapQuotable(c.secret)) {

@@ -33,6 +33,7 @@ std::string authHttpPass(const Credentials& c) {
 
 Credentials rewriteCredentials(const Credentials& c, const std::string* user, const std::string* pass) {
   Credentials out = c;
+  if (user || pass) out.authzid.clear();
   if (user) out.user = *user;
   if (c.mechanism == Credentials::Mechanism::Password) {
     if (pass) out.secret = *pass;

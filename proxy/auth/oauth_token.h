@@ -14,6 +14,9 @@ std::string authHttpPass(const Credentials& c);
 
 // Applies an Auth-User / Auth-Pass rewrite (either may be empty = keep).
 // For OAuth the SASL response is rebuilt around the new user and token.
+// A rewrite drops any authzid: the backend gets exactly the login the lookup
+// chose, nothing the lookup did not see (with a master-user rewrite, an
+// authzid would pick whose mailbox opens).
 Credentials rewriteCredentials(const Credentials& c, const std::string* user, const std::string* pass);
 
 }  // namespace mailgate

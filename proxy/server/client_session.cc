@@ -171,6 +171,7 @@ void ClientSession::startLogin(bool tlsActive) {
   p.maxLiteralBytes = c.limits.maxLiteralBytes;
   p.maxBadCommands = c.limits.maxBadCommands;
   p.maxAuthFailures = c.limits.maxAuthFailures;
+  p.maxPreLoginCommands = c.limits.maxPreLoginCommands;
   if (!c.smtpExtensions.empty()) p.smtpExtensions = c.smtpExtensions;
   switch (l.protocol) {
     case ListenerProtocol::Imap: machine_ = makeImapLoginMachine(p, *this); break;
@@ -277,7 +278,11 @@ void ClientSession::onRouted(RouteResult route) {
                        route.disconnect);
     return;
   }
-  if (route.rewrite) credentials_ = *route.rewrite;
+  if (route.rewrite) {
+    credentials_ = *route.rewrite;
+    // Logs name the identity used at the backend, not the one the client typed.
+    user_ = credentials_.user;
+  }
   if (env_.listener->bridge) {
     startBridge(route);
     return;

@@ -23,6 +23,16 @@ constexpr std::array<std::string_view, 26> kPostAuthCommands = {
 // waiting for an answer).
 constexpr size_t kMinPipelineCap = 256 * 1024;
 
+// ID (RFC 2971) is the one command real clients make long, and Dovecot's
+// imap-login reads its key/value pairs one at a time, so it accepts ID
+// commands of any length made of short pairs (measured: 512 kB passes
+// Dovecot 2.3.19). mailgate answers ID itself and keeps the whole line, so it
+// accepts up to these bounds: tens of kilobytes pass, and memory stays near
+// the pipeline cap above. Every other command keeps LoginPolicy::maxLineBytes.
+constexpr size_t kMaxIdCommandBytes = 64 * 1024;
+constexpr size_t kMaxIdTokens = 8192;
+constexpr size_t kMaxTokens = 64;  // any other command (ImapArgumentReader's default)
+
 std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -55,7 +65,16 @@ std::unique_ptr<LoginMachine> makeImapLoginMachine(const LoginPolicy& policy, Lo
 }
 
 ImapLoginMachine::ImapLoginMachine(const LoginPolicy& policy, LoginSink& sink)
-    : policy_(policy), sink_(sink), framer_(policy.maxLineBytes), tlsActive_(policy.tlsActive) {}
+    : policy_(policy),
+      sink_(sink),
+      // The framer holds a line up to the longest command (ID); each command's
+      // own limit is checked once its name, and so its tag, is known.
+      framer_(std::max(policy.maxLineBytes, kMaxIdCommandBytes)),
+      tlsActive_(policy.tlsActive) {}
+
+size_t ImapLoginMachine::commandLimit() const {
+  return command_ == "ID" ? std::max(policy_.maxLineBytes, kMaxIdCommandBytes) : policy_.maxLineBytes;
+}
 
 std::string ImapLoginMachine::capabilities() const {
   std::string caps = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+";
@@ -126,15 +145,24 @@ void ImapLoginMachine::process() {
         resetCommand();
         bad("[TOOBIG] Command line too long", "line_too_long");
       } else {
-        untaggedBad("[TOOBIG] Command line too long", "line_too_long");
+        // Longer than any command may be, and its tag went with the discarded
+        // bytes: the client would wait for a tagged answer that cannot come.
+        // Say goodbye instead (as Dovecot does, "* BYE Input buffer full").
+        sink_.protocolError("line_too_long");
+        close("[TOOBIG] Command line too long");
       }
       continue;
     }
     if (state_ == State::SaslResponse) {
+      if (line.size() > policy_.maxLineBytes) {
+        state_ = State::Command;
+        bad("[TOOBIG] Authentication response too long", "line_too_long");
+        continue;
+      }
       onSaslResponse(line);
     } else if (continuation_) {
       commandBytes_ += line.size();
-      if (commandBytes_ > policy_.maxLineBytes) {
+      if (commandBytes_ > commandLimit()) {
         resetCommand();
         bad("[TOOBIG] Command too long", "line_too_long");
         continue;
@@ -148,16 +176,35 @@ void ImapLoginMachine::process() {
 
 void ImapLoginMachine::onCommandStart(const std::string& line) {
   resetCommand();
+  tag_.clear();
+  if (++commands_ > policy_.maxPreLoginCommands) {
+    sink_.protocolError("too_many_commands");
+    return close("Too many commands without logging in");
+  }
   if (line.empty()) return untaggedBad("Empty command line", "bad_command");
   const size_t sp = line.find(' ');
   const std::string_view tag = std::string_view(line).substr(0, sp);
-  if (!isValidImapTag(tag)) return untaggedBad("Invalid tag", "bad_command");
+  if (!isValidImapTag(tag)) {
+    if (line.size() > policy_.maxLineBytes) {
+      sink_.protocolError("line_too_long");
+      return close("[TOOBIG] Command line too long");
+    }
+    return untaggedBad("Invalid tag", "bad_command");
+  }
   tag_ = std::string(tag);
   if (sp == std::string::npos) return bad("Missing command", "bad_command");
   const size_t end = line.find(' ', sp + 1);
   const std::string_view name = std::string_view(line).substr(sp + 1, end == std::string::npos ? std::string::npos : end - sp - 1);
-  if (!isCommandName(name)) return bad("Invalid command name", "bad_command");
+  if (!isCommandName(name)) {
+    if (line.size() > policy_.maxLineBytes) return bad("[TOOBIG] Command line too long", "line_too_long");
+    return bad("Invalid command name", "bad_command");
+  }
   command_ = upper(name);
+  if (line.size() > commandLimit()) {
+    resetCommand();
+    return bad("[TOOBIG] Command line too long", "line_too_long");
+  }
+  args_ = ImapArgumentReader(command_ == "ID" ? kMaxIdTokens : kMaxTokens);
   commandBytes_ = line.size();
   continuation_ = true;
   continueArguments(end == std::string::npos ? std::string_view() : std::string_view(line).substr(end));
@@ -348,6 +395,13 @@ void ImapLoginMachine::saslInput(std::string_view decoded) {
   switch (saslStep_) {
     case SaslStep::Plain:
       creds = sasl::parsePlain(decoded);
+      if (creds && sasl::dropOwnAuthzid(*creds) == sasl::AuthzidCheck::Foreign) {
+        // RFC 4616 §2 / RFC 9051 §6.2.2: refused like wrong credentials,
+        // before any lookup sees the login (sasl.h says why).
+        saslUser_.clear();
+        sink_.protocolError("foreign_authzid");
+        return answerFailure(LoginFailure::BadCredentials, {});
+      }
       break;
     case SaslStep::XOAuth2:
       creds = sasl::parseXOAuth2(decoded);
@@ -372,7 +426,7 @@ void ImapLoginMachine::saslInput(std::string_view decoded) {
     }
   }
   saslUser_.clear();
-  if (!creds) return bad("Invalid SASL response", "bad_sasl");
+  if (!creds || sasl::hasNul(*creds)) return bad("Invalid SASL response", "bad_sasl");
   submit(std::move(*creds));
 }
 

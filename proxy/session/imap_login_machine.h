@@ -64,6 +64,7 @@ class ImapLoginMachine final : public LoginMachine {
   void countBad(const char* what);
   void close(std::string_view byeText);
   void resetCommand();
+  size_t commandLimit() const;  // line bytes command_ may take (ID may take more)
 
   LoginPolicy policy_;
   LoginSink& sink_;
@@ -84,6 +85,7 @@ class ImapLoginMachine final : public LoginMachine {
   LoginFailure pendingFailure_ = LoginFailure::BadCredentials;  // sent after OAuthError
   std::string pendingFailureText_;
   unsigned badCommands_ = 0;
+  unsigned commands_ = 0;  // commands so far (LoginPolicy::maxPreLoginCommands)
   unsigned authFailures_ = 0;
 };
 

@@ -32,6 +32,12 @@ struct LoginPolicy {
   size_t maxLiteralBytes = 16384;     // IMAP {n} before login
   unsigned maxBadCommands = 10;       // then a goodbye and close
   unsigned maxAuthFailures = 3;       // then a goodbye and close
+  // Commands a client may send before it is logged in, whatever they are
+  // (CAPABILITY, NOOP, ID, EHLO, failed logins ...); the next one gets the
+  // protocol's goodbye and the connection closes. Real clients send a
+  // handful; a connection that keeps talking without logging in only holds
+  // a slot. Configured as limits.max_prelogin_commands.
+  unsigned maxPreLoginCommands = 100;
   // SMTP EHLO keywords advertised before AUTH (the backend's own are not
   // known yet); STARTTLS and AUTH are added by the machine as appropriate.
   std::string smtpExtensions = "PIPELINING\r\n8BITMIME\r\nENHANCEDSTATUSCODES\r\nSIZE 52428800\r\nSMTPUTF8";

@@ -158,6 +158,10 @@ void Pop3LoginMachine::handleCommand(const std::string& line) {
   const std::string cmd = upper(std::string_view(line).substr(0, sp));
   const std::string_view arg =
       sp == std::string::npos ? std::string_view() : std::string_view(line).substr(sp + 1);
+  if (++commands_ > policy_.maxPreLoginCommands) {
+    sink_.protocolError("too_many_commands");
+    return close("-ERR Too many commands without logging in.");
+  }
   if (cmd == "CAPA") return cmdCapa();
   if (cmd == "USER") return cmdUser(arg);
   if (cmd == "PASS") return cmdPass(arg);
@@ -181,6 +185,11 @@ void Pop3LoginMachine::cmdCapa() {
 void Pop3LoginMachine::cmdUser(std::string_view arg) {
   if (refusePlaintext()) return;
   if (arg.empty()) return badCommand("-ERR No username given.", "bad_command");
+  // No backend protocol can carry a NUL in a user name (IMAP LOGIN refuses it too).
+  if (arg.find('\0') != std::string_view::npos) {
+    user_.clear();
+    return badCommand("-ERR Invalid user name.", "bad_command");
+  }
   user_ = std::string(arg);
   reply("+OK");
 }
@@ -190,6 +199,10 @@ void Pop3LoginMachine::cmdPass(std::string_view arg) {
   if (user_.empty()) return badCommand("-ERR No username given.", "bad_command");
   // RFC 1939 §7: the password is the rest of the line, spaces included.
   if (arg.empty()) return badCommand("-ERR No password given.", "bad_command");
+  if (arg.find('\0') != std::string_view::npos) {
+    user_.clear();
+    return badCommand("-ERR Invalid password.", "bad_command");
+  }
   Credentials c;
   c.mechanism = Credentials::Mechanism::Password;
   c.user = std::exchange(user_, {});
@@ -238,15 +251,19 @@ void Pop3LoginMachine::saslResult(SaslExchange::Result result, std::string_view 
   switch (result.failure) {
     case SaslExchange::Failure::Cancelled:
       // RFC 5034 §4: "*" cancels the exchange and the server must reject it.
-      return reply("-ERR Authentication cancelled");
+      // Counted like a bad command: AUTH and "*" in a loop must not be free.
+      return badCommand("-ERR Authentication cancelled", "auth_cancelled");
     case SaslExchange::Failure::BadBase64:
       return badCommand(badBase64, "bad_base64");
     case SaslExchange::Failure::UnknownMechanism:
     case SaslExchange::Failure::BadResponse:
+    case SaslExchange::Failure::ForeignAuthzid:
       break;
   }
-  // A malformed response is a failed attempt: it counts like wrong credentials.
-  sink_.protocolError("bad_sasl_response");
+  // A malformed response, or an authzid naming someone else, is a failed
+  // attempt: it counts like wrong credentials.
+  sink_.protocolError(result.failure == SaslExchange::Failure::ForeignAuthzid ? "foreign_authzid"
+                                                                              : "bad_sasl_response");
   reply("-ERR [AUTH] Invalid authentication data.");
   if (++authFailures_ >= policy_.maxAuthFailures) close("-ERR Too many authentication failures.");
 }

@@ -65,6 +65,7 @@ class Pop3LoginMachine final : public LoginMachine {
   SaslExchange sasl_;
   std::string user_;  // from USER
   unsigned badCommands_ = 0;
+  unsigned commands_ = 0;  // commands so far (LoginPolicy::maxPreLoginCommands)
   unsigned authFailures_ = 0;
   bool oauthLogin_ = false;  // the login in flight is XOAUTH2/OAUTHBEARER
   LoginFailure pendingFailure_ = LoginFailure::BadCredentials;  // sent after OAuthError

@@ -48,6 +48,17 @@ std::optional<Credentials> parsePlain(std::string_view decoded) {
   return c;
 }
 
+AuthzidCheck dropOwnAuthzid(Credentials& c) {
+  if (!c.authzid.empty() && c.authzid != c.user) return AuthzidCheck::Foreign;
+  c.authzid.clear();
+  return AuthzidCheck::Accepted;
+}
+
+bool hasNul(const Credentials& c) {
+  if (c.user.find('\0') != std::string::npos || c.authzid.find('\0') != std::string::npos) return true;
+  return c.mechanism == Credentials::Mechanism::Password && c.secret.find('\0') != std::string::npos;
+}
+
 std::string encodePlain(const Credentials& c) {
   std::string out;
   out.reserve(c.authzid.size() + c.user.size() + c.secret.size() + 2);

@@ -72,7 +72,7 @@ SaslExchange::Result SaslExchange::decoded(std::string_view response) {
     case Step::LoginUser:
     case Step::LoginPassword:
       if (response.empty()) break;
-      if (options_.loginRejectsNul && response.find('\0') != std::string_view::npos) break;
+      if (response.find('\0') != std::string_view::npos) break;
       if (step_ == Step::LoginUser) {
         loginUser_ = std::string(response);
         step_ = Step::LoginPassword;
@@ -93,7 +93,8 @@ SaslExchange::Result SaslExchange::decoded(std::string_view response) {
       creds = sasl::parseOAuthBearer(response);
       break;
   }
-  if (!creds) return failed(Failure::BadResponse);
+  if (!creds || sasl::hasNul(*creds)) return failed(Failure::BadResponse);
+  if (sasl::dropOwnAuthzid(*creds) == sasl::AuthzidCheck::Foreign) return failed(Failure::ForeignAuthzid);
   reset();
   Result r;
   r.kind = Result::Kind::Done;

@@ -16,16 +16,13 @@ namespace mailgate {
 
 class SaslExchange {
  public:
-  struct Options {
-    // IMAP refuses a NUL inside an AUTH LOGIN user name or password.
-    bool loginRejectsNul = false;
-  };
-
   enum class Failure {
     UnknownMechanism,  // start(): not one we offer; no exchange begins
     BadBase64,         // the initial response or a response line is not base64
     Cancelled,         // the client answered "*" (RFC 4954 §4, RFC 5034 §4)
-    BadResponse,       // decoded, but malformed for the mechanism
+    BadResponse,       // decoded, but malformed for the mechanism, or a NUL in
+                       // a user name or password (no backend protocol carries one)
+    ForeignAuthzid,    // PLAIN asked to act as someone else (sasl::dropOwnAuthzid)
   };
 
   struct Result {
@@ -33,12 +30,11 @@ class SaslExchange {
     Kind kind = Kind::Failed;
     // NeedResponse: the base64 challenge to send (empty for a bare "+").
     std::string_view challenge;
-    Credentials credentials;  // Done
+    Credentials credentials;  // Done; never carries an authzid
     Failure failure = Failure::BadResponse;  // Failed
   };
 
   SaslExchange() = default;
-  explicit SaslExchange(Options options) : options_(options) {}
 
   // `mechanism` is matched case-insensitively. A present `initialResponse`
   // is base64, where "=" stands for an empty one.
@@ -59,7 +55,6 @@ class SaslExchange {
   Result decoded(std::string_view response);
   Result failed(Failure why);
 
-  Options options_;
   Step step_ = Step::None;
   std::string loginUser_;
 };

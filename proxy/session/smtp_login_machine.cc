@@ -166,6 +166,10 @@ void SmtpLoginMachine::handleCommand(const std::string& line) {
   const std::string cmd = upper(std::string_view(line).substr(0, sp));
   const std::string_view arg =
       sp == std::string::npos ? std::string_view() : std::string_view(line).substr(sp + 1);
+  if (++commands_ > policy_.maxPreLoginCommands) {
+    sink_.protocolError("too_many_commands");
+    return close("421 4.7.0 Too many commands without authentication");
+  }
   if (cmd == "EHLO") return cmdEhlo(arg);
   if (cmd == "HELO") {
     if (arg.empty()) return badCommand("501 5.5.4 Syntax: HELO hostname", "bad_command");
@@ -238,15 +242,19 @@ void SmtpLoginMachine::saslResult(SaslExchange::Result result) {
     case SaslExchange::Failure::UnknownMechanism:
       return badCommand("504 5.5.4 Unrecognized authentication type", "bad_command");
     case SaslExchange::Failure::Cancelled:
-      // RFC 4954 §4: "*" cancels; the server answers 501.
-      return reply("501 5.0.0 Authentication cancelled");
+      // RFC 4954 §4: "*" cancels; the server answers 501. Counted like a bad
+      // command: AUTH and "*" in a loop must not be free.
+      return badCommand("501 5.0.0 Authentication cancelled", "auth_cancelled");
     case SaslExchange::Failure::BadBase64:
       return badCommand("501 5.5.2 Cannot decode response", "bad_base64");
     case SaslExchange::Failure::BadResponse:
+    case SaslExchange::Failure::ForeignAuthzid:
       break;
   }
-  // A malformed response is a failed attempt: it counts like wrong credentials.
-  sink_.protocolError("bad_sasl_response");
+  // A malformed response, or an authzid naming someone else, is a failed
+  // attempt: it counts like wrong credentials.
+  sink_.protocolError(result.failure == SaslExchange::Failure::ForeignAuthzid ? "foreign_authzid"
+                                                                              : "bad_sasl_response");
   reply("535 5.7.8 Authentication credentials invalid");
   if (++authFailures_ >= policy_.maxAuthFailures) close("421 4.7.0 Too many authentication failures");
 }

@@ -62,6 +62,7 @@ class SmtpLoginMachine final : public LoginMachine {
   SaslExchange sasl_;
   bool ehloSeen_ = false;  // RFC 4954 §4: AUTH only after EHLO
   unsigned badCommands_ = 0;
+  unsigned commands_ = 0;  // commands so far (LoginPolicy::maxPreLoginCommands)
   unsigned authFailures_ = 0;
   bool oauthLogin_ = false;  // the login in flight is XOAUTH2/OAUTHBEARER
   LoginFailure pendingFailure_ = LoginFailure::BadCredentials;  // sent after OAuthError

@@ -98,6 +98,7 @@ inline LoginPolicy policyFromFlags(uint8_t flags) {
   } else {
     policy.maxBadCommands = 1000;
     policy.maxAuthFailures = 1000;
+    policy.maxPreLoginCommands = 100000;
   }
   return policy;
 }

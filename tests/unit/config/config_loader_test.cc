@@ -58,7 +58,8 @@ TEST(ConfigLoader, AllTopLevelKeysAreRead) {
                  {"login_timeout_s", 30},         {"backend_connect_timeout_ms", 2000},
                  {"backend_login_timeout_s", 10}, {"imap_idle_timeout_s", 1800},
                  {"pop3_idle_timeout_s", 600},    {"smtp_idle_timeout_s", 300},
-                 {"max_connections", 500},        {"max_connections_per_ip", 20}};
+                 {"max_connections", 500},        {"max_connections_per_ip", 20},
+                 {"max_prelogin_commands", 40}};
   auto r = loadIn(dir, c);
   EXPECT_CONFIG_OK(r);
   ASSERT_TRUE(r.config);
@@ -74,6 +75,7 @@ TEST(ConfigLoader, AllTopLevelKeysAreRead) {
   EXPECT_EQ(l.maxLiteralBytes, 4096u);
   EXPECT_EQ(l.maxBadCommands, 5u);
   EXPECT_EQ(l.maxAuthFailures, 2u);
+  EXPECT_EQ(l.maxPreLoginCommands, 40u);
   EXPECT_EQ(l.authFailureDelayMs, 500u);
   EXPECT_EQ(l.authFailureDelayMaxMs, 4000u);
   EXPECT_EQ(l.loginTimeoutS, 30u);

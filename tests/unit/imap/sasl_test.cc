@@ -77,6 +77,35 @@ TEST(SaslPlain, EncodeRoundTrips) {
   EXPECT_EQ(back->secret, "p\xff");
 }
 
+TEST(SaslAuthzid, OnlyTheClientItselfIsAccepted) {
+  // RFC 4616 §2 lets a server refuse any authzid; mailgate refuses all but
+  // the authcid itself (security issue #8), and drops that one.
+  Credentials c;
+  c.user = "alice";
+  c.authzid = "alice";
+  EXPECT_EQ(sasl::dropOwnAuthzid(c), sasl::AuthzidCheck::Accepted);
+  EXPECT_EQ(c.authzid, "");
+  EXPECT_EQ(sasl::dropOwnAuthzid(c), sasl::AuthzidCheck::Accepted);
+  c.authzid = "bob";
+  EXPECT_EQ(sasl::dropOwnAuthzid(c), sasl::AuthzidCheck::Foreign);
+  c.authzid = "alice ";
+  EXPECT_EQ(sasl::dropOwnAuthzid(c), sasl::AuthzidCheck::Foreign);
+}
+
+TEST(SaslNul, UserAndPasswordMustNotCarryOne) {
+  using namespace std::string_literals;
+  Credentials c;
+  c.user = "alice";
+  c.secret = "pw";
+  EXPECT_FALSE(sasl::hasNul(c));
+  c.secret = "p\0w"s;
+  EXPECT_TRUE(sasl::hasNul(c));
+  c.mechanism = Credentials::Mechanism::XOAuth2;  // the secret is the SASL blob
+  EXPECT_FALSE(sasl::hasNul(c));
+  c.user = "al\0ice"s;
+  EXPECT_TRUE(sasl::hasNul(c));
+}
+
 TEST(SaslXOAuth2, Parses) {
   const std::string msg = "user=someuser@example.com\x01" "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01";
   auto c = parseXOAuth2(msg);

@@ -153,11 +153,75 @@ TEST_P(Pop3Login, StlsNotAvailable) {
 
 TEST_P(Pop3Login, AuthPlainWithInitialResponse) {
   makeTls();
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("admin\0alice\0pw"s) + "\r\n"), "");
+  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
-  EXPECT_EQ(sink_.logins[0].authzid, "admin");
+  EXPECT_EQ(sink_.logins[0].authzid, "");  // equal to the authcid: means none
   EXPECT_EQ(sink_.logins[0].user, "alice");
   EXPECT_EQ(sink_.logins[0].secret, "pw");
+}
+
+TEST_P(Pop3Login, AuthPlainAsSomeoneElseIsAFailedLogin) {
+  // Security issue #8: the authzid never reaches a lookup or the backend.
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxAuthFailures = 2;
+  make(p);
+  const std::string asBob = "AUTH PLAIN " + sasl::base64Encode("bob\0alice\0pw"s) + "\r\n";
+  EXPECT_EQ(send(asBob), "-ERR [AUTH] Invalid authentication data.\r\n");
+  EXPECT_TRUE(sink_.logins.empty());
+  EXPECT_TRUE(sink_.sawError("foreign_authzid"));
+  EXPECT_EQ(send("AUTH PLAIN\r\n"), "+ \r\n");
+  EXPECT_EQ(send(sasl::base64Encode("bob\0alice\0pw"s) + "\r\n"),
+            "-ERR [AUTH] Invalid authentication data.\r\n-ERR Too many authentication failures.\r\n");
+  EXPECT_TRUE(sink_.logins.empty());
+  EXPECT_EQ(sink_.closed, 1);
+}
+
+TEST_P(Pop3Login, NulInUserOrPassIsRefused) {
+  // Security issue #8 item 6: refused as IMAP LOGIN refuses it.
+  makeTls();
+  EXPECT_EQ(send("USER al\0ice\r\nPASS pw\r\n"s), "-ERR Invalid user name.\r\n-ERR No username given.\r\n");
+  EXPECT_EQ(send("USER alice\r\nPASS p\0w\r\nPASS pw\r\n"s),
+            "+OK\r\n-ERR Invalid password.\r\n-ERR No username given.\r\n");
+  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("al\0ice"s) + "\r\n"),
+            "-ERR [AUTH] Invalid authentication data.\r\n");
+  EXPECT_TRUE(sink_.logins.empty());
+}
+
+TEST_P(Pop3Login, CancelledAuthCountsAsABadCommand) {
+  // Security issue #8 item 6: 60 AUTH/"*" cycles went through.
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxBadCommands = 3;
+  make(p);
+  EXPECT_EQ(send("AUTH PLAIN\r\n*\r\nAUTH LOGIN\r\n*\r\n"),
+            "+ \r\n-ERR Authentication cancelled\r\n+ VXNlcm5hbWU6\r\n-ERR Authentication cancelled\r\n");
+  EXPECT_EQ(send("AUTH PLAIN\r\n*\r\n"),
+            "+ \r\n-ERR Authentication cancelled\r\n-ERR Too many bad commands.\r\n");
+  EXPECT_EQ(sink_.closed, 1);
+  EXPECT_TRUE(m_->finished());
+}
+
+TEST_P(Pop3Login, PreLoginCommandBudget) {
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxPreLoginCommands = 4;
+  make(p);
+  EXPECT_EQ(send("CAPA\r\n").substr(0, 4), "+OK ");
+  EXPECT_EQ(send("NOOP\r\nNOOP\r\nNOOP\r\n"), "+OK\r\n+OK\r\n+OK\r\n");
+  EXPECT_EQ(send("NOOP\r\nNOOP\r\n"), "-ERR Too many commands without logging in.\r\n");
+  EXPECT_EQ(sink_.closed, 1);
+  EXPECT_TRUE(sink_.sawError("too_many_commands"));
+}
+
+TEST_P(Pop3Login, DefaultPreLoginBudgetIsAHundredCommands) {
+  makeTls();
+  std::string noops;
+  for (int i = 0; i < 100; ++i) noops += "NOOP\r\n";
+  send(noops);
+  EXPECT_EQ(sink_.closed, 0);
+  EXPECT_EQ(send("NOOP\r\n"), "-ERR Too many commands without logging in.\r\n");
+  EXPECT_EQ(sink_.closed, 1);
 }
 
 TEST_P(Pop3Login, AuthPlainWithContinuation) {

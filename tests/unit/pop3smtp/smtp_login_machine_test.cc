@@ -100,6 +100,61 @@ TEST_P(SmtpLogin, AuthLoginPromptsAndCancel) {
   EXPECT_EQ(sink_.logins[0].secret, "pw");
 }
 
+TEST_P(SmtpLogin, AuthPlainAsSomeoneElseIsAFailedLogin) {
+  // Security issue #8: the authzid never reaches a lookup or the backend.
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxAuthFailures = 2;
+  make(p);
+  send("EHLO c\r\n");
+  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("bob\0alice\0pw"s) + "\r\n"),
+            "535 5.7.8 Authentication credentials invalid\r\n");
+  EXPECT_TRUE(sink_.logins.empty());
+  EXPECT_TRUE(sink_.sawError("foreign_authzid"));
+  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
+  ASSERT_EQ(sink_.logins.size(), 1u);
+  EXPECT_EQ(sink_.logins[0].authzid, "");
+  EXPECT_EQ(sink_.logins[0].user, "alice");
+}
+
+TEST_P(SmtpLogin, NulInAuthCredentialsIsRefused) {
+  // Security issue #8 item 6: AUTH LOGIN passed a NUL on to the backend.
+  makeTls();
+  send("EHLO c\r\n");
+  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(send(sasl::base64Encode("p\0w"s) + "\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
+  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("al\0ice"s) + "\r\n"),
+            "535 5.7.8 Authentication credentials invalid\r\n");
+  EXPECT_TRUE(sink_.logins.empty());
+}
+
+TEST_P(SmtpLogin, CancelledAuthCountsAsABadCommand) {
+  // Security issue #8 item 6: 60 AUTH/"*" cycles went through.
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxBadCommands = 3;
+  make(p);
+  send("EHLO c\r\n");
+  EXPECT_EQ(send("AUTH PLAIN\r\n*\r\nAUTH LOGIN\r\n*\r\n"),
+            "334 \r\n501 5.0.0 Authentication cancelled\r\n334 VXNlcm5hbWU6\r\n501 5.0.0 Authentication cancelled\r\n");
+  EXPECT_EQ(send("AUTH PLAIN\r\n*\r\n"),
+            "334 \r\n501 5.0.0 Authentication cancelled\r\n421 4.7.0 Too many bad commands\r\n");
+  EXPECT_EQ(sink_.closed, 1);
+  EXPECT_TRUE(m_->finished());
+}
+
+TEST_P(SmtpLogin, PreLoginCommandBudget) {
+  LoginPolicy p;
+  p.tlsActive = true;
+  p.maxPreLoginCommands = 3;
+  make(p);
+  EXPECT_EQ(send("EHLO c\r\n").substr(0, 4), "250-");
+  EXPECT_EQ(send("RSET\r\nNOOP\r\n"), "250 2.0.0 OK\r\n250 2.0.0 OK\r\n");
+  EXPECT_EQ(send("NOOP\r\nNOOP\r\n"), "421 4.7.0 Too many commands without authentication\r\n");
+  EXPECT_EQ(sink_.closed, 1);
+  EXPECT_TRUE(sink_.sawError("too_many_commands"));
+}
+
 TEST_P(SmtpLogin, AuthPlainAndOAuthByContinuation) {
   makeTls();
   send("EHLO c\r\n");
