@@ -114,7 +114,7 @@ struct LoggingConfig {
 struct Config {
   std::string path;                 // the file this came from
   std::string adminAddress = "127.0.0.1:9925";  // empty = no admin listener
-  std::string hostname = "mailgate";
+  std::string hostname = "mailgate";  // the loader puts the host's name when the file has none
   uint32_t workers = 0;             // 0 = one per core
   uint32_t drainTimeoutS = 30;
   std::vector<CertificateConfig> certificates;

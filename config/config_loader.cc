@@ -20,6 +20,22 @@ using nlohmann::json;
 
 namespace {
 
+bool isHostName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+  });
+}
+
+// The greeting name when the file names none: this host's name, as an SMTP
+// server announces itself by its own name (RFC 5321 §4.3.1). gethostname()
+// reads the kernel's copy, so no lookup blocks a reload; the fallback covers
+// a host whose name is not a valid host name.
+std::string defaultHostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) == 0 && isHostName(name)) return name;
+  return "localhost";
+}
+
 void readAdmin(const json* value, LoadContext& ctx, Config& config) {
   ObjectReader r(value, "$.admin", ctx.issues);
   if (const json* address = r.find("address")) {
@@ -176,12 +192,11 @@ void readTopLevel(const json& doc, LoadContext& ctx, Config& config) {
   readPools(r.find("pools"), ctx, config);
   if (r.readString("hostname", config.hostname)) {
     // The name appears in greetings; keep it to host-name characters.
-    bool valid = std::all_of(config.hostname.begin(), config.hostname.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
-    });
-    if (!valid)
+    if (!isHostName(config.hostname))
       ctx.issues.error("$.hostname", "expected a host name (letters, digits, '.', '-'), got " +
                                          quoteJson(config.hostname));
+  } else if (!doc.contains("hostname")) {
+    config.hostname = defaultHostName();
   }
   r.readUint("workers", config.workers, 0, 1024, "0 = one per CPU core");
   r.readUint("drain_timeout_s", config.drainTimeoutS, 0, 86400);
@@ -192,8 +207,10 @@ void readTopLevel(const json& doc, LoadContext& ctx, Config& config) {
 }
 
 ConfigLoadResult loadParsed(const std::string& text, const std::string& baseDir,
-                            const std::string& filePath) {
+                            const std::string& filePath,
+                            std::vector<std::string>* keysRead = nullptr) {
   ConfigIssues issues;
+  issues.recordKeysTo(keysRead);
   ConfigLoadResult result;
   std::error_code ec;
   std::filesystem::path base = std::filesystem::absolute(baseDir.empty() ? "." : baseDir, ec);
@@ -245,6 +262,11 @@ ConfigLoadResult loadConfigText(const std::string& text, const std::string& base
     result.errors.push_back({"$", std::string("internal error while loading: ") + e.what()});
     return result;
   }
+}
+
+ConfigLoadResult loadConfigTextRecordingKeys(const std::string& text, const std::string& baseDir,
+                                             std::vector<std::string>& keysRead) {
+  return loadParsed(text, baseDir, "", &keysRead);
 }
 
 ConfigLoadResult loadConfigFile(const std::string& path) {

@@ -40,6 +40,11 @@ void readListeners(const nlohmann::json* value, LoadContext& ctx, Config& config
 void readRoutes(const nlohmann::json* value, LoadContext& ctx, Config& config);
 void readPools(const nlohmann::json* value, LoadContext& ctx, Config& config);
 
+// loadConfigText() that also lists the JSON path of every key looked up
+// (config_keys.cc).
+ConfigLoadResult loadConfigTextRecordingKeys(const std::string& text, const std::string& baseDir,
+                                             std::vector<std::string>& keysRead);
+
 // Cross-references between sections (names, addresses, routes -> pools,
 // pools serving the listeners' ports, certificates for TLS listeners).
 void checkConfig(LoadContext& ctx, const Config& config);

@@ -142,12 +142,77 @@ std::string closestMatch(std::string_view word, const std::vector<std::string>& 
   return bestDistance <= limit ? best : std::string();
 }
 
+namespace {
+
+std::vector<std::string_view> splitWords(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '_' || s[i] == '-') {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+bool sameWord(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// True when the words of `part` occur, in a row, among the words of `whole`.
+bool isWordRun(const std::vector<std::string_view>& part,
+               const std::vector<std::string_view>& whole) {
+  if (part.empty() || part.size() >= whole.size()) return false;
+  for (size_t start = 0; start + part.size() <= whole.size(); ++start) {
+    bool all = true;
+    for (size_t i = 0; i < part.size() && all; ++i) all = sameWord(part[i], whole[start + i]);
+    if (all) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> closestMatches(std::string_view word,
+                                        const std::vector<std::string>& candidates) {
+  std::string typo = closestMatch(word, candidates);
+  if (!typo.empty()) return {typo};
+  // Below four letters a part matches too much ("s", "tls") to help.
+  constexpr size_t kMinPart = 4;
+  std::vector<std::string> out;
+  auto wordWords = splitWords(word);
+  for (const auto& c : candidates) {
+    if (std::find(out.begin(), out.end(), c) != out.end()) continue;
+    auto candidateWords = splitWords(c);
+    bool wordInCandidate = word.size() >= kMinPart && isWordRun(wordWords, candidateWords);
+    bool candidateInWord = c.size() >= kMinPart && isWordRun(candidateWords, wordWords);
+    if (wordInCandidate || candidateInWord) out.push_back(c);
+  }
+  return out;
+}
+
+std::string quotedAlternatives(const std::vector<std::string>& words) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += i + 1 == words.size() ? " or " : ", ";
+    out += quoteJson(words[i]);
+  }
+  return out;
+}
+
 bool parseJsonText(const std::string& text, json& out, ConfigIssues& issues) {
   DuplicateKeyFinder finder(issues);
   try {
-    out = json::parse(text, [&finder](int, json::parse_event_t e, json& parsed) {
-      return finder.onEvent(e, parsed);
-    });
+    // Comments (// and /* */) are allowed so operators can explain their
+    // settings in the file itself; nlohmann skips them while parsing.
+    out = json::parse(
+        text,
+        [&finder](int, json::parse_event_t e, json& parsed) { return finder.onEvent(e, parsed); },
+        /*allow_exceptions=*/true, /*ignore_comments=*/true);
     return true;
   } catch (const json::parse_error& e) {
     // Compute line/column ourselves from the byte offset; keep nlohmann's
@@ -236,6 +301,7 @@ ObjectReader::ObjectReader(const json* value, std::string path, ConfigIssues& is
 
 const json* ObjectReader::find(std::string_view key) {
   known_.emplace_back(key);
+  issues_.noteKeyRead(pathOf(key));
   if (!object_) return nullptr;
   auto it = object_->find(key);
   return it == object_->end() ? nullptr : &*it;
@@ -306,8 +372,8 @@ void ObjectReader::finish(std::string_view variantNote,
       continue;
     }
     std::string message = "unknown key " + quoteJson(key);
-    std::string suggestion = closestMatch(key, known_);
-    if (!suggestion.empty()) message += " (did you mean " + quoteJson(suggestion) + "?)";
+    auto suggestions = closestMatches(key, known_);
+    if (!suggestions.empty()) message += " (did you mean " + quotedAlternatives(suggestions) + "?)";
     issues_.error(pathOf(key), message);
   }
 }

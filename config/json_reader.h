@@ -28,9 +28,17 @@ class ConfigIssues {
   std::vector<ConfigError>& errors() { return errors_; }
   std::vector<ConfigError>& warnings() { return warnings_; }
 
+  // When set, every key an ObjectReader looks up is added as its JSON path
+  // (for the reference test: the keys the loader knows, docs/configuration.md).
+  void recordKeysTo(std::vector<std::string>* keys) { keysRead_ = keys; }
+  void noteKeyRead(std::string path) {
+    if (keysRead_) keysRead_->push_back(std::move(path));
+  }
+
  private:
   std::vector<ConfigError> errors_;
   std::vector<ConfigError> warnings_;
+  std::vector<std::string>* keysRead_ = nullptr;
 };
 
 // "$.a" + "b" -> "$.a.b"; keys that are not plain identifiers use bracket
@@ -46,6 +54,15 @@ std::string quoteJson(std::string_view text);
 // The candidate closest to `word` by edit distance, if close enough to be a
 // plausible typo; empty otherwise.
 std::string closestMatch(std::string_view word, const std::vector<std::string>& candidates);
+// What "did you mean" offers for an unknown key: the plausible typo if there
+// is one; otherwise every candidate that `word` is a whole-word part of, or
+// that is a whole-word part of `word` ("idle_timeout_s" -> the three
+// "*_idle_timeout_s"; "limits_login_timeout_s" -> "login_timeout_s").
+// Words are separated by '_' or '-'. In candidate order, without repeats.
+std::vector<std::string> closestMatches(std::string_view word,
+                                        const std::vector<std::string>& candidates);
+// "\"a\"", "\"a\" or \"b\"", "\"a\", \"b\" or \"c\"".
+std::string quotedAlternatives(const std::vector<std::string>& words);
 
 // Parses JSON text. A syntax error is reported with line and column; a key
 // that appears twice in one object is an error (JSON parsers silently keep

@@ -7,7 +7,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(cmake ninja-build g++ pkg-config libuv1-dev android-libboringssl-dev
-            nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libhttp-parser-dev)
+            nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libhttp-parser-dev
+            lowdown)  # renders the man page mailgate(8) from docs/
 RUN_PKGS=(dovecot-imapd dovecot-pop3d dovecot-submissiond python3-aiosmtpd openssl)
 TEST_PKGS=(python3-pytest curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
            prometheus python3-yaml nginx-light libnginx-mod-mail)

@@ -20,7 +20,7 @@ TEST(ConfigLoader, MinimalConfigLoadsWithDefaults) {
   ASSERT_TRUE(r.config);
   const Config& c = *r.config;
   EXPECT_EQ(c.adminAddress, "127.0.0.1:9925");
-  EXPECT_EQ(c.hostname, "mailgate");
+  EXPECT_FALSE(c.hostname.empty());  // the host's name: comments_suggestions_test.cc
   EXPECT_EQ(c.workers, 0u);
   EXPECT_EQ(c.drainTimeoutS, 30u);
   EXPECT_EQ(c.limits.imapIdleTimeoutS, 1900u);
