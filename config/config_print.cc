@@ -149,6 +149,7 @@ json limitsJson(const LimitsConfig& l) {
           {"max_literal_bytes", l.maxLiteralBytes},
           {"max_bad_commands", l.maxBadCommands},
           {"max_auth_failures", l.maxAuthFailures},
+          {"max_prelogin_commands", l.maxPreLoginCommands},
           {"auth_failure_delay_ms", l.authFailureDelayMs},
           {"auth_failure_delay_max_ms", l.authFailureDelayMaxMs},
           {"login_timeout_s", l.loginTimeoutS},
