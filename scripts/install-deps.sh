@@ -3,20 +3,58 @@
 # tests. Idempotent: checks each package with dpkg-query and only calls apt-get
 # (update once, then install) when something is missing.
 #
-# Usage: scripts/install-deps.sh [--build-only]
+# Usage: scripts/install-deps.sh [--build-only | --demo]
+#   (none)        build + test packages + demo/test run packages (scripts/test.sh, CI)
+#   --build-only  what `cmake -DMAILGATE_TESTS=OFF` + building the mailgate target need
+#   --demo        --build-only plus what scripts/demo.sh runs (Dovecot, the SMTP sink)
 set -euo pipefail
 
-BUILD_PKGS=(cmake ninja-build g++ pkg-config libuv1-dev android-libboringssl-dev
-            nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libhttp-parser-dev
-            lowdown)  # renders the man page mailgate(8) from docs/
-RUN_PKGS=(dovecot-imapd dovecot-pop3d dovecot-submissiond python3-aiosmtpd openssl)
-TEST_PKGS=(python3-pytest curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
-           prometheus python3-yaml nginx-light libnginx-mod-mail)
+# One package per line, so lists edited on several branches merge cleanly.
+BUILD_PKGS=(
+  cmake
+  ninja-build
+  g++
+  pkg-config
+  libuv1-dev
+  android-libboringssl-dev
+  nlohmann-json3-dev
+  prometheus-cpp-dev
+  libhttp-parser-dev
+  lowdown  # renders the man page mailgate(8) from docs/
+)
+RUN_PKGS=(
+  dovecot-imapd
+  dovecot-pop3d
+  dovecot-submissiond
+  python3-aiosmtpd
+  openssl
+)
+TEST_PKGS=(
+  libgtest-dev
+  python3-pytest
+  curl
+  fetchmail
+  mpop
+  swaks
+  libnet-ssleay-perl
+  libio-socket-ssl-perl
+  prometheus
+  python3-yaml
+  nginx-light
+  libnginx-mod-mail
+  isync
+  offlineimap3
+  getmail6
+  python3-jsonschema
+)
 
 pkgs=("${BUILD_PKGS[@]}")
-if [[ "${1:-}" != "--build-only" ]]; then
-  pkgs+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
-fi
+case "${1:-}" in
+  --build-only) ;;
+  --demo) pkgs+=("${RUN_PKGS[@]}") ;;
+  "") pkgs+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  *) echo "usage: $0 [--build-only | --demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -183,7 +183,14 @@ Metrics& Metrics::instance() {
   return *metrics;
 }
 
-Metrics::Metrics() : impl_(std::make_unique<Impl>()) { impl_->buildInfo.Set(1); }
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  impl_->buildInfo.Set(1);
+  // Both reload results exist from the start at 0: a counter whose first sample
+  // is already 1 has no increase() in Prometheus, so the first failed reload
+  // would never fire MailgateConfigReloadFailed (docs/runbooks.md).
+  impl_->configReloads.get({"ok"});
+  impl_->configReloads.get({"error"});
+}
 
 void Metrics::connectionOpened(std::string_view listener, std::string_view protocol) {
   impl_->connectionsTotal.get({listener, protocol}).Increment();
@@ -243,6 +250,8 @@ void Metrics::configReload(bool ok) {
   impl_->configReloads.get({ok ? "ok" : "error"}).Increment();
   if (ok) impl_->lastReloadSuccess.SetToCurrentTime();
 }
+
+void Metrics::configLoaded() { impl_->lastReloadSuccess.SetToCurrentTime(); }
 
 void Metrics::lookup(std::string_view type, std::string_view result, double seconds) {
   impl_->lookups.get({type, result}).Increment();

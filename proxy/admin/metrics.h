@@ -41,6 +41,10 @@ class Metrics {
   void bridgeCommitted(std::string_view action, uint64_t messages);  // action: hide|move|expunge
   // mailgate_config_reloads_total{result}, mailgate_config_last_reload_success_timestamp_seconds
   void configReload(bool ok);
+  // The configuration loaded at start: sets the last-success timestamp (so the
+  // dashboard's "time since last reload" is the uptime, not 1970) and counts no
+  // reload.
+  void configLoaded();
   // mailgate_lookups_total{type,result}, mailgate_lookup_seconds{type} (histogram)
   void lookup(std::string_view type, std::string_view result, double seconds);
   // mailgate_draining (gauge 0/1), mailgate_build_info{version}

@@ -86,6 +86,7 @@ bool Server::start(std::string* error) {
     adminAddress_ = c.adminAddress;
   }
   runtime_ = rt;
+  Metrics::instance().configLoaded();
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->post([w = workers_[i].get(), rt, f = fds[i]] { w->applyRuntime(rt, f, {}); });
     workers_[i]->startThread();

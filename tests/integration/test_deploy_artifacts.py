@@ -142,6 +142,7 @@ FUNCS = {
     "add": lambda *a: sum(int(x) for x in a),
     "int": lambda v: int(v),
     "regexReplaceAll": lambda rx, s, repl: re.sub(rx, repl, _to_str(s)),
+    "replace": lambda old, new, s: _to_str(s).replace(_to_str(old), _to_str(new)),
     "eq": lambda a, *b: any(a == x for x in b),
     "ne": lambda a, b: a != b,
     "not": lambda v: not _truthy(v),
@@ -255,6 +256,8 @@ class Renderer:
             "Chart": {"Name": self.chart["name"], "Version": self.chart["version"],
                       "AppVersion": self.chart.get("appVersion", "")},
             "Release": {"Name": release, "Namespace": namespace, "Service": "Helm"},
+            # .Files.Get NAME: a file of the chart, as text (not rendered).
+            "Files": {"Get": lambda name: (chart_dir / name).read_text()},
         }
         self.defines = {}
         self.templates = {}
@@ -353,6 +356,14 @@ class Renderer:
         if not operands:
             raise RenderError("empty command")
         head = operands[0]
+        if head[0] in ("field", "var") and head[1].endswith(".Get"):  # .Files.Get "name"
+            fn = self._operand(head, dot, vars_)
+            if not callable(fn):
+                raise RenderError(f"{head[1]} is not a method")
+            args = [self._operand(o, dot, vars_) for o in operands[1:]]
+            if has_piped:
+                args.append(piped)
+            return fn(*args), pos
         if head[0] == "ident" and head[1] not in ("true", "false", "nil"):
             args = [self._operand(o, dot, vars_) for o in operands[1:]]
             if has_piped:
@@ -721,8 +732,9 @@ def test_dockerfile_structure():
     build_pkgs = _apt_packages(build)
     for p in ("cmake", "ninja-build", "g++", "pkg-config", "libuv1-dev",
               "android-libboringssl-dev", "nlohmann-json3-dev", "prometheus-cpp-dev",
-              "libgtest-dev", "libhttp-parser-dev"):
+              "libhttp-parser-dev"):
         assert p in build_pkgs, p
+    assert "libgtest-dev" not in build_pkgs, "the image builds no tests: no GoogleTest"
     assert any("-DMAILGATE_TESTS=OFF" in l for l in build)
     run_pkgs = _apt_packages(runtime)
     assert not [p for p in run_pkgs if p.endswith("-dev")], run_pkgs
@@ -738,6 +750,28 @@ def test_dockerfile_structure():
     want.add(int(cfg["admin"]["address"].rsplit(":", 1)[1]))
     assert exposed == want
     assert all(p >= 1024 for p in exposed)
+
+
+def test_dockerfile_base_image_labels_and_context():
+    """The base image is a build argument used by both stages, the image carries
+    OCI labels, and neither the demo's state nor its private key can reach the
+    image: sources are copied by name, and the ignore files exclude them."""
+    text = DOCKERFILE.read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert froms == ["${DEBIAN_IMAGE}", "${DEBIAN_IMAGE}"], froms
+    labels = dict(re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"', text))
+    for key in ("title", "description", "version", "revision", "base.name"):
+        assert labels.get(f"org.opencontainers.image.{key}"), key
+    copies = [l for stage in _dockerfile_stages().values() for l in stage if l.startswith("COPY")]
+    for c in copies:
+        srcs = c.split()[1:-1]
+        srcs = [s for s in srcs if not s.startswith("--")]
+        assert "." not in srcs and "./" not in srcs, f"copies the whole context: {c}"
+        assert not any(s.startswith((".demo", "config/demo")) for s in srcs), c
+    for ignore in (ROOT / ".dockerignore", ROOT / "deploy" / "Dockerfile.dockerignore"):
+        entries = {l.strip() for l in ignore.read_text().splitlines()
+                   if l.strip() and not l.startswith("#")}
+        assert {".demo", "config/demo", ".git", "**/*.key", "**/*.pem"} <= entries, (ignore, entries)
 
 
 def _deps_closure(pkgs):
@@ -803,6 +837,15 @@ def test_systemd_unit():
     assert kv["ProtectSystem"] == ["strict"]
     assert kv["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
     assert kv["LimitNOFILE"] == ["65536"]
+    # Documentation= names only what the install rules put there (test_packaging.py
+    # checks the installed paths).
+    docs = kv["Documentation"][0].split()
+    assert "man:mailgate(8)" in docs
+    installed = {"/usr/share/doc/mailgate/README.md": ROOT / "README.md",
+                 "/usr/share/doc/mailgate/runbooks.md": ROOT / "docs" / "runbooks.md"}
+    for d in docs:
+        if d.startswith("file://"):
+            assert d[len("file://"):] in installed and installed[d[len("file://"):]].is_file(), d
     stop = int(kv["TimeoutStopSec"][0].rstrip("s"))
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert stop > values["config"]["drain_timeout_s"], "TimeoutStopSec must exceed the drain deadline"
@@ -815,8 +858,17 @@ def test_systemd_analyze_verify(tmp_path):
     exe = shutil.which("true")
     unit = tmp_path / "mailgate.service"
     unit.write_text(UNIT.read_text().replace("/usr/local/bin/mailgate", exe))
+    # Documentation=man:mailgate(8) is checked with `man`: give it the page the
+    # package installs (docs/mailgate.8, or a stand-in while the repository has
+    # none) and the doc files, as the install rules lay them out.
+    man8 = tmp_path / "man" / "man8"
+    man8.mkdir(parents=True)
+    page = ROOT / "docs" / "mailgate.8"
+    (man8 / "mailgate.8").write_text(page.read_text() if page.exists() else
+                                     ".TH MAILGATE 8\n.SH NAME\nmailgate \\- mail protocol gateway\n")
+    env = dict(os.environ, MANPATH=str(tmp_path / "man"))
     r = subprocess.run(["systemd-analyze", "verify", str(unit)],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "mailgate.service" not in out, out
 
@@ -910,3 +962,192 @@ def test_dashboard_expressions_are_valid_promql(tmp_path):
     f.write_text(yaml.safe_dump(rules))
     r = subprocess.run([promtool, "check", "rules", str(f)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _alert_rules():
+    rules = yaml.safe_load(ALERTS.read_text())
+    return [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+
+
+def _markdown_anchors(path):
+    """GitHub-style anchors of the headings of a Markdown file."""
+    anchors = set()
+    for line in path.read_text().splitlines():
+        m = re.match(r"^#{1,6}\s+(.*)$", line)
+        if m:
+            a = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(a)
+    return anchors
+
+
+def test_every_alert_has_a_runbook_in_docs():
+    runbooks = ROOT / "docs" / "runbooks.md"
+    anchors = _markdown_anchors(runbooks)
+    for rule in _alert_rules():
+        url = rule["annotations"].get("runbook_url", "")
+        assert url.startswith("https://example.invalid/mailgate/docs/runbooks.md#"), (rule["alert"], url)
+        anchor = url.split("#", 1)[1]
+        assert anchor == rule["alert"].lower(), url
+        assert anchor in anchors, f"{rule['alert']}: docs/runbooks.md has no section #{anchor}"
+
+
+# --------------------------------------------------------------------------
+# Helm chart: schema, examples, ServiceAccount, extra volumes, labels, spread,
+# PrometheusRule and dashboard ConfigMap
+# --------------------------------------------------------------------------
+SCHEMA = CHART / "values.schema.json"
+EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
+
+
+def _validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_values_and_examples_match_the_schema():
+    v = _validator()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    errors = [e.message for e in v.iter_errors(values)]
+    assert not errors, errors
+    assert EXAMPLES, "deploy/helm/mailgate/examples/ has no values files"
+    for ex in EXAMPLES:
+        merged = _merge(values, yaml.safe_load(ex.read_text()))
+        errors = [f"{list(e.path)}: {e.message}" for e in v.iter_errors(merged)]
+        assert not errors, (ex.name, errors)
+
+
+@pytest.mark.parametrize("bad", [
+    {"extraVolume": []},                                    # typo of extraVolumes
+    {"replicaCount": "2"},
+    {"service": {"type": "Loadbalancer"}},
+    {"config": {"listeners": [{"name": "imaps", "protocol": "imap4", "address": "0.0.0.0:10993"}]}},
+    {"extraVolumeMounts": [{"name": "x"}]},                 # no mountPath
+    {"prometheusRule": {"runbookBaseUrl": "docs/"}},
+])
+def test_schema_rejects_mistakes(bad):
+    v = _validator()
+    values = _merge(yaml.safe_load((CHART / "values.yaml").read_text()), bad)
+    assert list(v.iter_errors(values)), f"schema accepted {bad}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_render(example):
+    over = yaml.safe_load(example.read_text())
+    if not over.get("tls", {}).get("existingSecret"):
+        over = _merge(over, {"tls": TEST_TLS})
+    docs = render_chart(over)
+    kinds = _by_kind(docs)
+    assert "Deployment" in kinds
+    for ds in docs.values():
+        if not isinstance(ds, str):
+            for d in ds:
+                assert d.get("apiVersion") and d.get("kind"), d
+
+
+def test_extra_volumes_are_mounted():
+    ex = yaml.safe_load((CHART / "examples" / "user-map-backend-ca.yaml").read_text())
+    dep = _by_kind(render_chart(ex))["Deployment"][0]
+    pod = dep["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["user-map"]["configMap"]["name"] == "mailgate-users"
+    assert vols["backend-ca"]["secret"]["secretName"] == "dovecot-ca"
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["user-map"]["mountPath"] == "/etc/mailgate/map"
+    assert mounts["backend-ca"]["mountPath"] == "/etc/mailgate/backend-ca"
+    # what the config points at lies under those mounts
+    cfg = json.loads(_by_kind(render_chart(ex))["ConfigMap"][0]["data"]["mailgate.json"])
+    assert cfg["routes"]["users"]["file"].startswith("/etc/mailgate/map/")
+    assert cfg["pools"]["a"]["ca_file"].startswith("/etc/mailgate/backend-ca/")
+
+
+def test_service_account_without_token():
+    kinds = _by_kind(render_chart({"tls": TEST_TLS}))
+    (sa,) = kinds["ServiceAccount"]
+    assert sa["automountServiceAccountToken"] is False
+    pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"] == "rel-mailgate"
+    assert pod["automountServiceAccountToken"] is False
+    kinds = _by_kind(render_chart({"tls": TEST_TLS, "serviceAccount": {"create": False}}))
+    assert "ServiceAccount" not in kinds
+    pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "default" and pod["automountServiceAccountToken"] is False
+
+
+def test_pods_carry_the_full_recommended_labels():
+    kinds = _by_kind(render_chart({"tls": TEST_TLS, "podLabels": {"team": "mail"}}))
+    dep = kinds["Deployment"][0]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert labels == {
+        "app.kubernetes.io/name": "mailgate",
+        "app.kubernetes.io/instance": "rel",
+        "app.kubernetes.io/version": "0.1.0",
+        "app.kubernetes.io/component": "gateway",
+        "app.kubernetes.io/part-of": "mailgate",
+        "app.kubernetes.io/managed-by": "Helm",
+        "helm.sh/chart": "mailgate-0.1.0",
+        "team": "mail",
+    }
+    sel = dep["spec"]["selector"]["matchLabels"]
+    assert sel.items() <= labels.items()
+    # the mail Service selects only pods (the selector ignores version/chart labels,
+    # which change on upgrade)
+    mail = [s for s in kinds["Service"] if s["metadata"]["name"] == "rel-mailgate"][0]
+    assert mail["spec"]["selector"] == sel
+
+
+def test_default_topology_spread_across_nodes():
+    pod = _by_kind(render_chart({"tls": TEST_TLS}))["Deployment"][0]["spec"]["template"]["spec"]
+    (c,) = pod["topologySpreadConstraints"]
+    assert c["topologyKey"] == "kubernetes.io/hostname"
+    assert c["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert c["maxSkew"] == 1
+    assert c["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "mailgate",
+                                                 "app.kubernetes.io/instance": "rel"}
+    own = [{"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"a": "b"}}}]
+    pod = _by_kind(render_chart({"tls": TEST_TLS, "topologySpreadConstraints": own}))[
+        "Deployment"][0]["spec"]["template"]["spec"]
+    assert pod["topologySpreadConstraints"] == own
+    pod = _by_kind(render_chart({"tls": TEST_TLS, "defaultTopologySpread": {"enabled": False}}))[
+        "Deployment"][0]["spec"]["template"]["spec"]
+    assert "topologySpreadConstraints" not in pod
+
+
+def test_chart_files_are_the_dashboards():
+    """The chart cannot read outside its folder: files/ holds copies that must
+    stay equal to dashboards/."""
+    assert (CHART / "files" / "alerts.yml").read_text() == ALERTS.read_text()
+    assert (CHART / "files" / "mailgate.json").read_text() == DASHBOARD.read_text()
+
+
+def test_prometheus_rule_is_alerts_yml():
+    kinds = _by_kind(render_chart({"tls": TEST_TLS}))
+    assert "PrometheusRule" not in kinds
+    base = "https://runbooks.example.net/mailgate/"
+    kinds = _by_kind(render_chart({"tls": TEST_TLS, "prometheusRule": {
+        "enabled": True, "labels": {"release": "kube-prometheus"}, "runbookBaseUrl": base}}))
+    (rule,) = kinds["PrometheusRule"]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus"
+    want = yaml.safe_load(ALERTS.read_text())["groups"]
+    got = rule["spec"]["groups"]
+    assert [r.get("alert") for g in got for r in g["rules"]] == [r.get("alert") for g in want for r in g["rules"]]
+    for g_got, g_want in zip(got, want):
+        for r_got, r_want in zip(g_got["rules"], g_want["rules"]):
+            assert r_got["expr"] == r_want["expr"]
+            assert r_got["annotations"]["summary"] == r_want["annotations"]["summary"]
+            assert r_got["annotations"]["runbook_url"] == \
+                r_want["annotations"]["runbook_url"].replace("https://example.invalid/mailgate/", base)
+
+
+def test_dashboard_configmap_for_the_grafana_sidecar():
+    kinds = _by_kind(render_chart({"tls": TEST_TLS}))
+    assert [c["metadata"]["name"] for c in kinds["ConfigMap"]] == ["rel-mailgate"]
+    kinds = _by_kind(render_chart({"tls": TEST_TLS, "grafanaDashboard": {
+        "enabled": True, "annotations": {"grafana_folder": "Mail"}}}))
+    cm = [c for c in kinds["ConfigMap"] if c["metadata"]["name"] == "rel-mailgate-dashboard"][0]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Mail"}
+    assert json.loads(cm["data"]["mailgate.json"]) == json.loads(DASHBOARD.read_text())

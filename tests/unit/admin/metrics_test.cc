@@ -18,6 +18,23 @@ double sampleValue(const std::string& text, const std::string& series) {
   return std::stod(text.substr(pos + needle.size()));
 }
 
+// ctest runs each test in its own process, so this sees a fresh registry.
+// Both reload results exist at 0 before any reload: increase() of a series
+// whose first sample is 1 is 0, so the first failed reload would not alert.
+TEST(Metrics, ReloadSeriesExistAtZeroAndFirstLoadSetsTheTimestamp) {
+  Metrics& m = Metrics::instance();
+  std::string text = m.serialize();
+  EXPECT_EQ(sampleValue(text, R"(mailgate_config_reloads_total{result="ok"})"), 0);
+  EXPECT_EQ(sampleValue(text, R"(mailgate_config_reloads_total{result="error"})"), 0);
+  m.configLoaded();
+  text = m.serialize();
+  EXPECT_GT(sampleValue(text, "mailgate_config_last_reload_success_timestamp_seconds"), 1.6e9);
+  EXPECT_EQ(sampleValue(text, R"(mailgate_config_reloads_total{result="ok"})"), 0)
+      << "the first load is not a reload";
+  m.configReload(false);
+  EXPECT_EQ(sampleValue(m.serialize(), R"(mailgate_config_reloads_total{result="error"})"), 1);
+}
+
 TEST(Metrics, EveryFamilyAppearsWithItsLabels) {
   Metrics& m = Metrics::instance();
   m.connectionOpened("imaps", "imap");

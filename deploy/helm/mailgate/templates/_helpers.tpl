@@ -18,6 +18,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | trunc 63 | trimSuf
 {{ include "mailgate.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mailgate
 {{- end -}}
 
 {{/* Labels that select the pods. */}}
@@ -38,4 +39,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Port number from a listen address "host:port" or "[v6]:port". */}}
 {{- define "mailgate.port" -}}
 {{- regexReplaceAll "^.*:" . "" -}}
+{{- end -}}
+
+{{/* Name of the ServiceAccount the pods run as. */}}
+{{- define "mailgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "mailgate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
 {{- end -}}
