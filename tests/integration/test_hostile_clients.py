@@ -285,3 +285,37 @@ def test_relay_pipeline_without_reading_is_bounded(mailgate_factory, certs, new_
     # Whether the sender stalls depends on how much Dovecot and the kernel
     # absorb; mailgate's own share is what is measured.
     check_budget("relay " + name, before, during, after, len(hs))
+
+
+def test_starttls_behind_a_held_pipeline_still_discards_injection(mailgate_factory, certs):
+    """A STARTTLS that waits behind thousands of pipelined commands (held
+    while the client did not read) still drops the plaintext pipelined
+    behind it (RFC 2595 §3.1): nothing of it is answered after the upgrade."""
+    from harness.clients import RawClient
+    mg = mailgate_factory(modify=lambda cfg: only_listeners(cfg, "imap-starttls"))
+    c = RawClient.connect(mg, "imap-starttls")
+    assert c.readline().startswith(b"* OK")
+    count = 30000
+    payload = b"a CAPABILITY\r\n" * count + b"s STARTTLS\r\nx NOOP\r\n"
+    sender = threading.Thread(target=c.sock.sendall, args=(payload,), daemon=True)
+    sender.start()
+    time.sleep(1.0)  # not reading: the server stops at the high watermark
+    oks = 0
+    while True:
+        line = c.readline()
+        if line.startswith(b"a OK"):
+            oks += 1
+        elif line.startswith(b"s "):
+            assert line.startswith(b"s OK"), line
+            break
+        else:
+            assert line.startswith(b"* CAPABILITY"), line
+    sender.join(30)
+    assert oks == count
+    assert c.buf == b""
+    c.upgrade(certs)
+    c.send(b"t NOOP\r\n")
+    lines = c.read_tagged("t")
+    assert not any(line.startswith(b"x ") for line in lines), lines
+    assert lines[-1].startswith(b"t OK")
+    c.close()
