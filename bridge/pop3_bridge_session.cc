@@ -88,7 +88,13 @@ void BridgeSession::armIdleTimer() {
 }
 
 void BridgeSession::onData(std::string_view bytes) {
-  if (phase_ != Phase::Serving && phase_ != Phase::Committing) return;
+  if (phase_ == Phase::Committing) {
+    // RFC 1939 §6: nothing follows QUIT. What a client sends while the
+    // commit runs would never be read: drop it instead of buffering it.
+    if (client_) client_->pauseReading();
+    return;
+  }
+  if (phase_ != Phase::Serving) return;
   framer_.append(bytes);
   armIdleTimer();
   processInput();
@@ -100,6 +106,7 @@ void BridgeSession::onDrained() {
     imap_->resumeReading();
   }
   armIdleTimer();  // the client is taking data: it is not idle
+  processInput();  // commands held back while the client did not read
 }
 
 void BridgeSession::onClosed(CloseReason reason, std::string_view detail) {
@@ -110,7 +117,10 @@ void BridgeSession::onClosed(CloseReason reason, std::string_view detail) {
 }
 
 void BridgeSession::processInput() {
-  while (!busy_ && phase_ == Phase::Serving) {
+  // A client that does not read its answers gets no new ones: no command
+  // is answered while its output queue is above the high watermark (one
+  // UIDL of a large mailbox is many kB, a read holds thousands of them).
+  while (!busy_ && phase_ == Phase::Serving && !(client_ && client_->aboveHighWatermark())) {
     std::string line;
     const LineFramer::Status st = framer_.next(line);
     if (st == LineFramer::Status::NeedMore) break;
@@ -127,8 +137,9 @@ void BridgeSession::processInput() {
     handleCommand(line);
   }
   if (!client_ || phase_ != Phase::Serving) return;
-  // Pipelining (RFC 2449 §6.6) is welcome, an unbounded backlog is not.
-  const bool full = framer_.buffered() > kMaxPipelinedBytes;
+  // Pipelining (RFC 2449 §6.6) is welcome, an unbounded backlog is not,
+  // of commands nor of answers.
+  const bool full = framer_.buffered() > kMaxPipelinedBytes || client_->aboveHighWatermark();
   if (full && !clientPaused_) {
     clientPaused_ = true;
     client_->pauseReading();

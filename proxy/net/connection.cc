@@ -206,7 +206,7 @@ void Connection::receiveAgain(std::string_view bytes) {
 void Connection::write(std::string_view bytes) {
   if (state_ != State::Open || bytes.empty()) return;
   if (!tls_) {
-    writeRaw(std::string(bytes));
+    writeRaw(bytes);
     return;
   }
   if (!tls_->write(bytes)) {
@@ -219,33 +219,43 @@ void Connection::write(std::string_view bytes) {
 
 bool Connection::flushTls() {
   std::string out = tls_->takeCiphertext();
-  if (!out.empty()) writeRaw(std::move(out));
+  if (!out.empty()) writeRaw(out);
   return state_ == State::Open || state_ == State::Closing;
 }
 
-void Connection::writeRaw(std::string bytes) {
-  if (state_ == State::Closed) return;
+void Connection::writeRaw(std::string_view bytes) {
+  if (state_ == State::Closed || bytes.empty()) return;
+  pendingWrite_ += bytes.size();
+  if (pendingWrite_ > highWater_) wasAboveHigh_ = true;
+  if (writeInFlight_) {
+    outBuffer_.append(bytes);  // goes when the write in flight is done
+    return;
+  }
+  submitWrite(std::string(bytes));
+}
+
+void Connection::submitWrite(std::string bytes) {
   auto* w = new WriteRequest{{}, std::move(bytes), this};
   w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  const size_t size = w->data.size();
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &Connection::onWriteDone);
   if (rc != 0) {
+    pendingWrite_ -= w->data.size();
     delete w;
     failLater(CloseReason::Error, uv_strerror(rc));
     return;
   }
-  pendingWrite_ += size;
-  if (pendingWrite_ > highWater_) wasAboveHigh_ = true;
+  writeInFlight_ = true;
 }
 
 void Connection::onWriteDone(uv_write_t* req, int status) {
   auto* w = static_cast<WriteRequest*>(req->data);
   Connection* c = w->owner;
+  c->writeInFlight_ = false;
   c->pendingWrite_ -= w->data.size();
   if (status == 0) c->bytesOut_ += w->data.size();
   delete w;
-  if (c->state_ == State::Closed) return;
+  if (c->state_ == State::Closed) return;  // aborted: outBuffer_ goes with us
   if (status < 0) {
     if (c->state_ == State::Closing) {
       if (!c->failPending_) c->closeHandles();
@@ -253,6 +263,14 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
       c->fail(CloseReason::Error, uv_strerror(status));
     }
     return;
+  }
+  if (!c->outBuffer_.empty()) {
+    // Hand the gathered bytes over whole; the next ones start a new buffer
+    // (swap, so no capacity lingers in an idle connection).
+    std::string next;
+    next.swap(c->outBuffer_);
+    c->submitWrite(std::move(next));
+    if (c->state_ == State::Closed) return;
   }
   if (c->state_ == State::Closing) {
     if (c->pendingWrite_ == 0 && !c->failPending_) c->closeHandles();
@@ -305,7 +323,7 @@ void Connection::close() {
   if (tls_ && tls_->handshakeDone()) {
     tls_->shutdown();  // close_notify, RFC 8446 §6.1
     std::string out = tls_->takeCiphertext();
-    if (!out.empty()) writeRaw(std::move(out));
+    if (!out.empty()) writeRaw(out);
   }
   if (pendingWrite_ == 0) {
     closeHandles();

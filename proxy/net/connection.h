@@ -105,7 +105,8 @@ class Connection {
 
   void receive(const char* data, size_t len);
   bool flushTls();
-  void writeRaw(std::string bytes);
+  void writeRaw(std::string_view bytes);
+  void submitWrite(std::string bytes);
   // Reports a failure to the handler from a libuv callback (never from a
   // call the owner made): the handler is detached first.
   void fail(CloseReason reason, std::string_view detail);
@@ -130,7 +131,13 @@ class Connection {
   bool failPending_ = false;
   CloseReason pendingReason_ = CloseReason::Error;
   std::string pendingDetail_;
-  size_t pendingWrite_ = 0;
+  // At most one uv_write is in flight; what is written meanwhile gathers in
+  // outBuffer_ and follows as one write. A client that reads nothing while
+  // thousands of small answers queue up then costs their bytes, not a
+  // request and an allocation each.
+  bool writeInFlight_ = false;
+  std::string outBuffer_;
+  size_t pendingWrite_ = 0;     // in flight + outBuffer_
   size_t lowWater_ = 64 * 1024;
   size_t highWater_ = 256 * 1024;
   bool wasAboveHigh_ = false;

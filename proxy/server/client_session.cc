@@ -33,6 +33,11 @@ uint32_t idleTimeoutFor(const LimitsConfig& limits, ListenerProtocol p) {
   return limits.imapIdleTimeoutS;
 }
 
+// Before login the machine gets one line (or this much of a longer one)
+// between two looks at the client's output queue, so a read full of
+// pipelined commands cannot queue more than one answer past the watermark.
+constexpr size_t kLoginSliceBytes = 4096;
+
 }  // namespace
 
 ClientSession::ClientSession(SessionEnvironment env, Connection* client)
@@ -156,7 +161,7 @@ void ClientSession::beginProtocol(std::string_view early) {
     return;
   }
   startLogin(false);
-  if (!early.empty() && machine_ && client_) machine_->receive(early);
+  if (!early.empty() && machine_ && client_) receiveLogin(early);
 }
 
 void ClientSession::startLogin(bool tlsActive) {
@@ -188,8 +193,68 @@ void ClientSession::onData(std::string_view bytes) {
     return;
   }
   if (machine_ && (phase_ == Phase::Login || phase_ == Phase::Authenticating)) {
-    machine_->receive(bytes);
+    receiveLogin(bytes);
   }
+}
+
+void ClientSession::receiveLogin(std::string_view bytes) {
+  if (!heldInput_.empty()) {
+    heldInput_.append(bytes);  // behind what waits already: order is kept
+    continueLogin();
+    return;
+  }
+  const size_t used = feedLogin(bytes);
+  if (used < bytes.size() && !finished_) heldInput_.assign(bytes.substr(used));
+  updateLoginReading();
+}
+
+void ClientSession::continueLogin() {
+  if (!heldInput_.empty()) {
+    const size_t used = feedLogin(heldInput_);
+    if (used >= heldInput_.size() || finished_) {
+      std::string().swap(heldInput_);  // give the buffer back, not just empty it
+    } else {
+      heldInput_.erase(0, used);
+    }
+  }
+  updateLoginReading();
+}
+
+size_t ClientSession::feedLogin(std::string_view in) {
+  size_t used = 0;
+  while (used < in.size() && client_ && machine_ && !finished_ && phase_ == Phase::Login &&
+         !client_->aboveHighWatermark()) {
+    std::string_view slice = in.substr(used, kLoginSliceBytes);
+    if (const size_t lf = slice.find('\n'); lf != std::string_view::npos) slice = slice.substr(0, lf + 1);
+    const bool tlsBefore = client_->tlsActive();
+    machine_->receive(slice);
+    used += slice.size();
+    // STARTTLS/STLS: plaintext pipelined behind the command must not
+    // survive the upgrade (RFC 3207 §4.2, RFC 2595 §3.1).
+    if (client_ && !tlsBefore && client_->tlsActive()) return in.size();
+  }
+  return used;
+}
+
+void ClientSession::updateLoginReading() {
+  // While authenticating the client stays paused (authenticate()).
+  if (!client_ || finished_ || phase_ != Phase::Login) return;
+  if (heldInput_.empty() && !client_->aboveHighWatermark()) {
+    client_->resumeReading();
+  } else {
+    client_->pauseReading();
+  }
+}
+
+void ClientSession::onDrained() {
+  if (phase_ == Phase::Login) continueLogin();
+}
+
+std::string ClientSession::takeLoginPipelined() {
+  std::string pipelined = machine_->takePipelined();
+  pipelined.append(heldInput_);
+  std::string().swap(heldInput_);
+  return pipelined;
 }
 
 void ClientSession::onTlsEstablished() {
@@ -326,7 +391,7 @@ void ClientSession::onBackendResult(BackendConnectResult result) {
                           {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                           {"pool", result.target.pool}, {"result", "ok"}});
       machine_->loginSucceeded(result.login.text);
-      std::string pipelined = machine_->takePipelined();
+      std::string pipelined = takeLoginPipelined();
       machine_.reset();
       phase_ = Phase::Relaying;
       Relay::Options opts;
@@ -384,7 +449,7 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::
       closeClient();  // flushes the error first
       return;
     }
-    if (client_ && !finished_) client_->resumeReading();
+    continueLogin();  // what the client pipelined behind the failed login
   };
   if (delayMs == 0) {
     answer();
@@ -420,7 +485,7 @@ void ClientSession::startBridge(const RouteResult& route) {
                         {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                         {"mode", "bridge"}, {"result", "ok"}});
     machine_->loginSucceeded(bridge_->loggedInText());
-    std::string pipelined = machine_->takePipelined();
+    std::string pipelined = takeLoginPipelined();
     machine_.reset();
     phase_ = Phase::Bridging;
     Connection* c = client_;

@@ -73,9 +73,23 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   std::string goodbyeFor(std::string_view reason) const;
   std::string clientLabel() const;  // "ip:port" of the real client (PROXY header aware)
 
+  // Backpressure before login: the machine gets the client's input a line at
+  // a time, and none while the client's output queue is above its high
+  // watermark (a client that pipelines commands and never reads would
+  // otherwise make us queue answers without bound). Input not yet given
+  // waits in heldInput_ (at most one read) and the client is not read
+  // meanwhile; onDrained() goes on below the low watermark.
+  void receiveLogin(std::string_view bytes);
+  void continueLogin();
+  size_t feedLogin(std::string_view bytes);  // returns the bytes used up
+  void updateLoginReading();
+  // The machine's pipelined bytes, then those it was not given yet.
+  std::string takeLoginPipelined();
+
   // ConnectionHandler (client side)
   void onData(std::string_view bytes) override;
   void onTlsEstablished() override;
+  void onDrained() override;
   void onClosed(CloseReason reason, std::string_view detail) override;
   // LoginSink
   void sendToClient(std::string_view bytes) override;
@@ -95,6 +109,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   Endpoint clientLocal_;
   bool addressCounted_ = false;  // clientPeer_ holds a per-IP slot in env_.limiter
   std::unique_ptr<LoginMachine> machine_;
+  std::string heldInput_;       // client bytes not yet given to machine_
   std::unique_ptr<BackendConnector> connector_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<BridgeSession> bridge_;

@@ -44,13 +44,22 @@ void Relay::forward(bool fromClient, std::string_view bytes) {
   to->write(bytes);
   Metrics::instance().relayBytes(fromClient ? "client_to_backend" : "backend_to_client",
                                  options_.protocol, bytes.size());
-  if (to->aboveHighWatermark()) from->pauseReading();
+  if (to->aboveHighWatermark()) {
+    from->pauseReading();
+    // A client that does not read its answers is not read either: its
+    // commands would only make the backend answer more, into a queue that
+    // does not drain.
+    if (!fromClient) to->pauseReading();
+  }
 }
 
 void Relay::drained(bool clientSide) {
   if (finished_) return;
-  // `clientSide` drained: the backend may be read again.
-  (clientSide ? backend_ : client_)->resumeReading();
+  // `clientSide` drained: the backend may be read again, and so may the
+  // client unless the backend's queue still holds it back. A drained
+  // backend frees the client unless the client's own queue is full.
+  if (clientSide) backend_->resumeReading();
+  if (!backend_->aboveHighWatermark() && !client_->aboveHighWatermark()) client_->resumeReading();
 }
 
 void Relay::closed(bool clientSide, CloseReason reason, std::string_view detail) {

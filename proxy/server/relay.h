@@ -1,7 +1,8 @@
 #pragma once
 // After login: bytes both ways, untouched (IDLE, COMPRESS, literals just work).
 // Backpressure: a side whose peer is not draining stops being read until the
-// peer's queue falls below its low watermark. An idle limit closes sessions
+// peer's queue falls below its low watermark; a client whose own queue is full
+// is not read either (it is not reading its answers). An idle limit closes sessions
 // that are silent in both directions.
 #include <uv.h>
 

@@ -108,6 +108,47 @@ TEST_F(ConnectionTest, PlainEchoAndGracefulClose) {
   runAndClose();
 }
 
+// Thousands of small answers queued in one go (a client pipelining
+// commands): gathered behind the write in flight, they count in full against
+// the watermarks, arrive intact and in order, and onDrained follows.
+TEST_F(ConnectionTest, ManySmallWritesArriveInOrderAndDrain) {
+  struct DrainRecorder : Recorder {
+    bool drained = false;
+    std::function<void()> onDrain;
+    void onDrained() override {
+      drained = true;
+      if (onDrain) onDrain();
+    }
+  };
+  DrainRecorder server;
+  Recorder client;
+  std::string expected;
+  size_t pendingAfterWrites = 0;
+  bool aboveAfterWrites = false;
+  onAccept_ = [&](Connection* s) {
+    s->setHandler(&server);
+    for (int i = 0; i < 40000; ++i) {
+      std::string line = "* " + std::to_string(i) + " CAPABILITY IMAP4rev1\r\n";
+      expected += line;
+      s->write(line);
+    }
+    pendingAfterWrites = s->pendingWriteBytes();
+    aboveAfterWrites = s->aboveHighWatermark();
+    server.onDrain = [s] { s->close(); };
+  };
+  Connection* c = Connection::connect(&loop_, "127.0.0.1", port_, &client);
+  client.onConnect = [&] { c->startReading(); };
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(pendingAfterWrites, expected.size());
+  EXPECT_TRUE(aboveAfterWrites);
+  EXPECT_TRUE(server.drained);
+  ASSERT_EQ(client.data.size(), expected.size());
+  EXPECT_TRUE(client.data == expected) << "bytes reordered or changed";
+  EXPECT_TRUE(client.closed);
+  EXPECT_EQ(client.reason, CloseReason::PeerClosed);
+  runAndClose();
+}
+
 TEST_F(ConnectionTest, ConnectFailureIsReportedLaterNotOnTheCallersStack) {
   // A port nobody listens on: bind the listener's port, then close it first.
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
