@@ -4,7 +4,7 @@
 // of times, lines padded to tens of KiB) so the caps on backend replies are
 // within the fuzzer's reach, and the invariant those caps promise: a backend
 // login never reads more than kMaxUnansweredBytes from the backend after its
-// last command without finishing.
+// last command without finishing (nor more than kMaxUnansweredLines lines).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +19,8 @@ namespace mailgate::fuzz {
 // 128 KiB) plus the line ends, one line the framer is still collecting
 // (64 KiB) and one read (4 KiB), rounded up.
 constexpr size_t kMaxUnansweredBytes = 256 * 1024;
+// The same for lines: 1024 in one reply, plus its status and end lines.
+constexpr size_t kMaxUnansweredLines = 1100;
 // Expanded streams stop growing here: about twice what passes every cap.
 constexpr size_t kMaxExpandedBytes = 512 * 1024;
 
@@ -51,16 +53,18 @@ inline void expandRecords(std::string_view in, std::string& out) {
 // A BackendSink that also counts the backend's bytes since our last command.
 struct CountingBackendSink : BackendSink {
   size_t sinceCommand = 0;
+  size_t linesSinceCommand = 0;
   void sendToBackend(std::string_view b) override {
     BackendSink::sendToBackend(b);
     sinceCommand = 0;
+    linesSinceCommand = 0;
   }
 };
 
 // Feeds `stream` in reads of 1..17 bytes or up to 4 KiB, answering TLS
 // requests as the glue does, and checks after every read that an unfinished
-// login has not read past kMaxUnansweredBytes since its last command. Then the
-// checks driveBackend() makes.
+// login has not read past kMaxUnansweredBytes or kMaxUnansweredLines since its
+// last command. Then the checks driveBackend() makes.
 inline void driveBackendReplies(BackendLogin& login, CountingBackendSink& sink, const BackendLoginParams& params,
                                 uint32_t split, std::string_view stream) {
   size_t pos = 0;
@@ -68,10 +72,15 @@ inline void driveBackendReplies(BackendLogin& login, CountingBackendSink& sink, 
     split = split * 1103515245u + 12345u;
     const size_t left = stream.size() - pos;
     const size_t n = (split >> 16) % 4 == 0 ? std::min<size_t>(left, 4096) : std::min<size_t>(left, 1 + (split >> 18) % 17);
+    const std::string_view chunk = stream.substr(pos, n);
+    // Counted before the read: a command sent during it resets the counts,
+    // so they never exceed what truly went unanswered.
     sink.sinceCommand += n;
-    login.receive(stream.substr(pos, n));
+    sink.linesSinceCommand += static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    login.receive(chunk);
     pos += n;
     check(sink.finished || sink.sinceCommand <= kMaxUnansweredBytes);
+    check(sink.finished || sink.linesSinceCommand <= kMaxUnansweredLines);
     if (sink.pendingTls && !sink.finished) {
       sink.pendingTls = 0;
       sink.tls = true;
