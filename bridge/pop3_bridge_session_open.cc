@@ -214,7 +214,12 @@ void BridgeSession::fetchSnapshot(uint32_t uidValidity, uint32_t exists) {
     filter.now = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-    view_.emplace(uidValidity, buildSnapshot(r.untagged, filter));
+    Snapshot snapshot = buildSnapshot(r.untagged, filter);
+    if (snapshot.outcome != Snapshot::Outcome::Ok) {
+      loginFailed(LoginFailure::Temporary, "", "snapshot_bad_size");
+      return;
+    }
+    view_.emplace(uidValidity, std::move(snapshot.entries));
     loggedIn();
   });
 }

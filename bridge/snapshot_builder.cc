@@ -41,14 +41,30 @@ SelectInfo parseSelect(const std::vector<ImapResponse>& untagged, std::string_vi
   return info;
 }
 
-std::vector<SnapshotEntry> buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter) {
-  std::vector<SnapshotEntry> out;
+namespace {
+constexpr uint64_t kMaxNumber64 = 0x7fffffffffffffffull;  // RFC 9051 §9 number64
+}  // namespace
+
+Snapshot buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter) {
+  Snapshot out;
+  auto refuse = [&out](std::string detail) {
+    out.outcome = Snapshot::Outcome::BadSize;
+    out.entries.clear();
+    out.detail = std::move(detail);
+    return std::move(out);
+  };
+  uint64_t total = 0;
   for (const ImapResponse& r : untagged) {
     if (r.name != "FETCH") continue;
     const ImapValue* uid = r.fetchItem("UID");
     const ImapValue* size = r.fetchItem("RFC822.SIZE");
-    if (!uid || !size || !uid->number() || !size->number()) continue;
+    if (!uid || !size || !uid->number()) continue;
     if (*uid->number() == 0 || *uid->number() > 0xffffffffu) continue;
+    // number() is empty for anything but digits that fit 64 bits.
+    const std::optional<uint64_t> octets = size->number();
+    if (!octets || *octets > kMaxNumber64) {
+      return refuse("RFC822.SIZE of UID " + std::to_string(*uid->number()) + " is not a number64");
+    }
     bool hidden = false;
     if (const ImapValue* flags = r.fetchItem("FLAGS")) {
       for (const ImapValue& f : flags->list)
@@ -62,7 +78,9 @@ std::vector<SnapshotEntry> buildSnapshot(const std::vector<ImapResponse>& untagg
       // worse mistake.
       if (t && !withinAgeWindow(*t, filter.now, *filter.maxAgeDays)) continue;
     }
-    out.push_back({static_cast<uint32_t>(*uid->number()), *size->number()});
+    if (*octets > kMaxNumber64 - total) return refuse("RFC822.SIZE total overflows");
+    total += *octets;
+    out.entries.push_back({static_cast<uint32_t>(*uid->number()), *octets});
   }
   return out;
 }

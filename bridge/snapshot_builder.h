@@ -32,8 +32,21 @@ struct SnapshotFilter {
   int64_t now = 0;                     // Unix seconds
 };
 
+struct Snapshot {
+  enum class Outcome {
+    Ok,
+    BadSize,  // an RFC822.SIZE that is no number64, or sizes whose sum is none
+  };
+  Outcome outcome = Outcome::Ok;
+  std::vector<SnapshotEntry> entries;  // empty unless Ok
+  std::string detail;                  // for the log, when not Ok
+};
+
 // From "* n FETCH (UID u RFC822.SIZE s FLAGS (...) [INTERNALDATE "..."])".
-// Responses without UID or size are skipped (unsolicited flag updates).
-std::vector<SnapshotEntry> buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter);
+// Responses without UID or size are skipped (unsolicited flag updates). A
+// size that is not an RFC 9051 §9 number64 (at most 2^63-1) refuses the
+// whole snapshot rather than wrapping or hiding the message, and so does a
+// total over that: STAT and LIST then never show a wrapped sum.
+Snapshot buildSnapshot(const std::vector<ImapResponse>& untagged, const SnapshotFilter& filter);
 
 }  // namespace mailgate

@@ -144,7 +144,14 @@ void ImapClient::onResponse(ImapResponse&& r) {
       } else if (r.status && r.code == "CAPABILITY") {
         setCapabilities(r.codeData);
       }
-      if (Pending* p = oldest()) p->untagged.push_back(std::move(r));
+      Pending* p = oldest();
+      if (!p) return;
+      std::vector<CommandData::HeldBody> held;
+      if (p->data.untagged(std::move(r), held) != CommandData::Outcome::Ok) {
+        protocolError("backend sent more untagged data than one command may keep");
+        return;
+      }
+      if (!held.empty()) releaseHeld(p->data.kept().back(), std::move(held));
       return;
     }
     case ImapResponse::Kind::Continuation: {
@@ -178,7 +185,7 @@ void ImapClient::onResponse(ImapResponse&& r) {
       result.code = std::move(r.code);
       result.codeData = std::move(r.codeData);
       result.text = std::move(r.text);
-      result.untagged = std::move(done.untagged);
+      result.untagged = done.data.takeUntagged();
       armTimer();
       if (done.done) done.done(std::move(result));
       return;
@@ -188,17 +195,48 @@ void ImapClient::onResponse(ImapResponse&& r) {
 
 void ImapClient::onLiteralBegin(const ImapResponse& partial, std::string_view key, uint64_t size) {
   if (state_ != State::Ready) return;
-  if (Pending* p = oldest(); p && p->hooks.onLiteralBegin) p->hooks.onLiteralBegin(partial, key, size);
+  Pending* p = oldest();
+  if (!p) return;
+  CommandData::Outcome outcome;
+  const auto route = p->data.literalBegin(partial, key, size, bool(p->hooks.onLiteralBegin), outcome);
+  if (outcome != CommandData::Outcome::Ok) {
+    protocolError("body literal of " + std::to_string(size) + " octets before its UID");
+    return;
+  }
+  if (route == CommandData::Route::Pass) p->hooks.onLiteralBegin(partial, key, size);
 }
 
 void ImapClient::onLiteralData(std::string_view chunk) {
   if (state_ != State::Ready) return;
-  if (Pending* p = oldest(); p && p->hooks.onLiteralData) p->hooks.onLiteralData(chunk);
+  Pending* p = oldest();
+  if (p && p->data.literalData(chunk) && p->hooks.onLiteralData) p->hooks.onLiteralData(chunk);
 }
 
 void ImapClient::onLiteralEnd() {
   if (state_ != State::Ready) return;
-  if (Pending* p = oldest(); p && p->hooks.onLiteralEnd) p->hooks.onLiteralEnd();
+  Pending* p = oldest();
+  if (p && p->data.literalEnd() && p->hooks.onLiteralEnd) p->hooks.onLiteralEnd();
+}
+
+void ImapClient::releaseHeld(const ImapResponse& r, std::vector<CommandData::HeldBody> held) {
+  Pending* p = oldest();
+  // The hooks may pause reading or end the session (and with it this
+  // client): check after each call that the command is still there.
+  std::weak_ptr<bool> alive = alive_;
+  auto stillHere = [&] {
+    auto a = alive.lock();
+    return a && *a && state_ == State::Ready && oldest() == p;
+  };
+  // `r` lives in p->data, which outlives these calls unless the command goes.
+  const ImapResponse response = r;
+  for (CommandData::HeldBody& h : held) {
+    if (!stillHere()) return;
+    if (p->hooks.onLiteralBegin) p->hooks.onLiteralBegin(response, h.key, h.size);
+    if (!stillHere()) return;
+    if (p->hooks.onLiteralData && !h.data.empty()) p->hooks.onLiteralData(h.data);
+    if (!stillHere()) return;
+    if (p->hooks.onLiteralEnd) p->hooks.onLiteralEnd();
+  }
 }
 
 void ImapClient::handleGreeting(ImapResponse&& r) {
@@ -302,7 +340,7 @@ void ImapClient::disconnect(std::string reason, bool notify) {
     ImapResult r;
     r.status = ImapResult::Status::Disconnected;
     r.text = reason;
-    r.untagged = std::move(p.untagged);
+    r.untagged = p.data.takeUntagged();
     if (p.done) p.done(std::move(r));
   }
   if (!readyReported_) {
@@ -348,6 +386,7 @@ void ImapClient::send(std::string command, Done done, Hooks hooks) {
   p.tag = "b" + std::to_string(nextTag_++);
   p.done = std::move(done);
   p.hooks = std::move(hooks);
+  p.data = CommandData(CommandData::singleFetchUid(command), options_.commandLimits);
   std::string line = p.tag + " " + command + "\r\n";
   pending_.push_back(std::move(p));
   conn_->write(line);

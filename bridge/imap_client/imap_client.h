@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bridge/imap_client/command_data.h"
 #include "bridge/imap_client/imap_response.h"
 #include "bridge/imap_client/imap_response_parser.h"
 #include "config/config.h"
@@ -49,6 +50,13 @@ struct ImapClientOptions {
   // connection (all pending commands complete as Disconnected). Not counted
   // while reading is paused for backpressure. 0 = never.
   uint32_t responseTimeoutMs = 30000;
+  // Caps on what one command may gather (bridge/imap_client/command_data.h).
+  // Past one the connection is dropped and every pending command completes
+  // as Disconnected. The defaults are far above what the bridge's commands
+  // draw from a real server: the largest is the snapshot's UID FETCH 1:*,
+  // one response per message (about 1 KiB of footprint each), and real
+  // servers send those commands no inline literals at all.
+  CommandData::Limits commandLimits;
 };
 
 struct ImapResult {
@@ -70,6 +78,9 @@ class ImapClient : private ConnectionHandler {
 
   // Optional per-command hooks for streamed body literals (see
   // ImapResponseParser) and continuation requests ("+ ...").
+  // For "UID FETCH <one uid> ...", the literal hooks see only the bodies of
+  // FETCH responses carrying that UID, and ImapResult::untagged keeps only
+  // those FETCH responses (CommandData).
   struct Hooks {
     std::function<void(const ImapResponse& partial, std::string_view key, uint64_t size)> onLiteralBegin;
     std::function<void(std::string_view chunk)> onLiteralData;
@@ -138,7 +149,7 @@ class ImapClient : private ConnectionHandler {
     std::string tag;
     Done done;
     Hooks hooks;
-    std::vector<ImapResponse> untagged;
+    CommandData data;
   };
 
   class ParserSink;
@@ -163,6 +174,8 @@ class ImapClient : private ConnectionHandler {
   void disconnect(std::string reason, bool notify);
   void completeAllLater();
   void setCapabilities(std::string_view list);
+  // Replays bodies held until their response named its UID.
+  void releaseHeld(const ImapResponse& r, std::vector<CommandData::HeldBody> held);
   void armTimer();
   Pending* oldest() { return pending_.empty() ? nullptr : &pending_.front(); }
 

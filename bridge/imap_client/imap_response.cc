@@ -34,6 +34,20 @@ std::optional<uint64_t> ImapValue::number() const {
   return v;
 }
 
+namespace {
+size_t valueFootprint(const ImapValue& v) {
+  size_t n = sizeof(ImapValue) + v.text.size();
+  for (const ImapValue& c : v.list) n += valueFootprint(c);  // depth is capped by the parser
+  return n;
+}
+}  // namespace
+
+size_t ImapResponse::footprint() const {
+  size_t n = sizeof(ImapResponse) + tag.size() + name.size() + code.size() + codeData.size() + text.size();
+  for (const ImapValue& v : values) n += valueFootprint(v);
+  return n;
+}
+
 const ImapValue* ImapResponse::fetchItem(std::string_view item) const {
   if (values.empty() || values[0].kind != ImapValue::Kind::List) return nullptr;
   const auto& items = values[0].list;

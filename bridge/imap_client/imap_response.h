@@ -2,6 +2,7 @@
 // One server response as the IMAP client sees it (RFC 9051 §7): tagged status,
 // untagged status or data, or a continuation request. Plain data; built by
 // ImapResponseParser.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,6 +41,11 @@ struct ImapResponse {
   std::string codeData;            // what follows it inside [ ]: "(\Answered \*)"
   std::string text;                // human-readable text (status), or the continuation's text
   std::vector<ImapValue> values;   // data responses: everything after the name
+  uint64_t literalBytes = 0;       // octets of its inline (not streamed) literals
+
+  // What keeping this response costs in memory, roughly (the containers'
+  // own sizes plus their text), for the caps on data kept per command.
+  size_t footprint() const;
 
   // FETCH helpers: the value after the key `item` in the first list, e.g.
   // fetchItem("UID"), fetchItem("RFC822.SIZE"), fetchItem("FLAGS").

@@ -271,7 +271,10 @@ void ImapResponseParser::feedLiteral(std::string_view& bytes) {
   const size_t n = static_cast<size_t>(std::min<uint64_t>(literalLeft_, bytes.size()));
   if (n > 0) {
     if (literalStreamed_) handler_.onLiteralData(bytes.substr(0, n));
-    else literal_.text.append(bytes.substr(0, n));
+    else {
+      literal_.text.append(bytes.substr(0, n));
+      current_.literalBytes += n;
+    }
     bytes.remove_prefix(n);
     literalLeft_ -= n;
   }

@@ -152,10 +152,15 @@ void ImapBackendLogin::onLine(std::string_view line) {
     return onTagged(status, text);
   }
   if (state_ == State::Done) return;
+  // Untagged data before a tagged answer has no bound in RFC 9051 §7; a
+  // backend sending it for ever is refused (backend_login_budget.h).
+  if (!untaggedBudget_.addLine(line.size())) {
+    return finish(BackendLoginResult::Kind::ProtocolError, "backend sent too much untagged data");
+  }
   // An untagged response may go on after a literal (e.g. an ID reply).
   untaggedBytes_ += line.size();
   if (literalEndsLine(line, literal)) {
-    if (literal > kMaxLineBytes || untaggedBytes_ + literal > kMaxLineBytes) {
+    if (literal > kMaxLineBytes || untaggedBytes_ + literal > kMaxLineBytes || !untaggedBudget_.addBytes(literal)) {
       return finish(BackendLoginResult::Kind::ProtocolError, "backend sent an over-long response");
     }
     untaggedBytes_ += literal;
@@ -285,6 +290,7 @@ void ImapBackendLogin::advance() {
 
 void ImapBackendLogin::sendCommand(std::string_view command, State next) {
   tag_ = "M" + std::to_string(++tagCounter_);
+  untaggedBudget_.reset();
   state_ = next;
   std::string line = tag_;
   line.append(" ").append(command).append("\r\n");
@@ -330,6 +336,7 @@ void ImapBackendLogin::startLoginCommand() {
   // carry; {n+} (RFC 7888) when offered, else {n} and wait for "+" each time.
   const bool literalPlus = hasCap("LITERAL+");
   tag_ = "M" + std::to_string(++tagCounter_);
+  untaggedBudget_.reset();
   std::string cur = tag_ + " LOGIN";
   for (const std::string* v : {&params_.credentials.user, &params_.credentials.secret}) {
     cur += ' ';

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/codec/line_framer.h"
+#include "proxy/upstream/backend_login_budget.h"
 #include "proxy/upstream/backend_login.h"
 
 namespace mailgate {
@@ -73,6 +74,7 @@ class ImapBackendLogin final : public BackendLogin {
   bool continuesUntagged_ = false;   // next line is the rest of an untagged response
   bool oauthAnswered_ = false;
   size_t untaggedBytes_ = 0;         // one untagged response across its literals
+  backend::AnswerBudget untaggedBudget_;  // untagged lines and literals since the last command
 };
 
 }  // namespace mailgate

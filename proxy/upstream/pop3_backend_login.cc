@@ -78,6 +78,7 @@ void Pop3BackendLogin::handleLine(const std::string& line) {
     case State::CapaFirst:
       if (isOk(line)) {
         state_ = State::CapaList;
+        capaBudget_.reset();
         return;
       }
       // A pre-RFC 2449 server: no CAPA, so no STLS and no SASL either.
@@ -85,6 +86,8 @@ void Pop3BackendLogin::handleLine(const std::string& line) {
       return finish(Kind::ProtocolError, "unexpected CAPA answer: " + excerpt(line));
     case State::CapaList: {
       if (line == ".") return afterCapa();
+      // An endless CAPA list must not grow capa_ without bound.
+      if (!capaBudget_.addLine(line.size())) return finish(Kind::ProtocolError, "backend CAPA list too long");
       std::string_view item = line;
       if (startsWith(item, "..")) item.remove_prefix(1);  // RFC 1939 §3 byte-stuffing
       const std::string u = upper(item);

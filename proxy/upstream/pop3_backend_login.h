@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "proxy/codec/line_framer.h"
+#include "proxy/upstream/backend_login_budget.h"
 #include "proxy/upstream/backend_login.h"
 
 namespace mailgate {
@@ -40,6 +41,7 @@ class Pop3BackendLogin final : public BackendLogin {
   bool xclientDone_ = false;
   unsigned challenges_ = 0;
   std::string oauthChallenge_;  // base64 error challenge as sent, RFC 7628 §3.2.2
+  backend::AnswerBudget capaBudget_;  // lines of the CAPA list being read
   std::set<std::string> capa_;       // upper-cased CAPA keywords
   std::set<std::string> saslMechs_;  // from "SASL ..."
   std::string pendingResponse_;      // base64 sent after "+ " when no initial response fits

@@ -59,6 +59,7 @@ void SmtpBackendLogin::tlsEstablished() {
   tlsDone_ = true;
   framer_.clear();
   reply_ = {};
+  replyBudget_.reset();
   sendEhlo();  // RFC 3207 §4.2: forget what EHLO said before TLS
 }
 
@@ -72,11 +73,17 @@ bool SmtpBackendLogin::addLine(const std::string& line) {
   const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   if (code < 200 || code > 599) return false;
   if (!reply_.lines.empty() && code != reply_.code) return false;
+  // Endless "250-" continuations must not grow reply_ without bound.
+  if (!replyBudget_.addLine(line.size())) {
+    finish(BackendLoginResult::Kind::ProtocolError, "backend reply too long: " + std::to_string(code));
+    return true;
+  }
   reply_.code = code;
   reply_.lines.push_back(line.size() > 4 ? line.substr(4) : std::string());
   if (line.size() > 3 && line[3] == '-') return true;  // more lines follow
   handleReply();
   reply_ = {};
+  replyBudget_.reset();
   return true;
 }
 

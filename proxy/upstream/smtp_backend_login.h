@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/codec/line_framer.h"
+#include "proxy/upstream/backend_login_budget.h"
 #include "proxy/upstream/backend_login.h"
 
 namespace mailgate {
@@ -45,6 +46,7 @@ class SmtpBackendLogin final : public BackendLogin {
   LineFramer framer_;
   State state_ = State::Greeting;
   Reply reply_;
+  backend::AnswerBudget replyBudget_;  // the lines of reply_
   bool tlsDone_ = false;
   bool xclientDone_ = false;
   unsigned challenges_ = 0;

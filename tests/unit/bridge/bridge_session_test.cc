@@ -51,6 +51,9 @@ struct Backend {
   std::string permanentFlags = "(\\Seen \\Deleted \\*)";
   std::string storeAnswer = "OK done";
   std::vector<std::string> commands;
+  // Overrides the data sent before "tag OK done" for commands starting with
+  // the key (checked first).
+  std::vector<std::pair<std::string, std::string>> answers;
 
   void attach(FakeImapServer& s) {
     s.greeting = "* OK [CAPABILITY " + caps + "] ready\r\n";
@@ -58,6 +61,9 @@ struct Backend {
       const std::string tag = tagOf(line), cmd = test::commandOf(line);
       commands.push_back(cmd);
       auto ok = [&](const std::string& extra = "") { s.send(extra + tag + " OK done\r\n"); };
+      for (const auto& [prefix, data] : answers) {
+        if (cmd.starts_with(prefix)) return ok(data);
+      }
       if (cmd.starts_with("AUTHENTICATE")) {
         if (cmd.find("AGFsaWNlAHdyb25n") != std::string::npos) s.send(tag + " NO [AUTHENTICATIONFAILED] no\r\n");  // \0alice\0wrong
         else s.send(tag + " OK [CAPABILITY " + caps + "] Logged in\r\n");
@@ -329,6 +335,32 @@ TEST_F(BridgeSessionTest, IdleTimeout) {
   serve(sessions_.back().get());
   ASSERT_TRUE(runUntil(&loop_, [&] { return out.finished; }, 3000));
   EXPECT_NE(peer_.received.find("-ERR Disconnected for inactivity.\r\n"), std::string::npos);
+}
+
+// Security issue #8 item 5: a backend putting UID after BODY[] (RFC 9051
+// §7.5.2 allows any order) got another message's body served as message 1.
+TEST_F(BridgeSessionTest, BodyWithUidLastIsServedOnlyForItsOwnMessage) {
+  backend_.answers.push_back({"UID FETCH 10 ",
+                              "* 2 FETCH (BODY[] {18}\r\nSubject: other\r\n\r\n UID 11)\r\n"
+                              "* 1 FETCH (BODY[] {21}\r\nSubject: a\r\n\r\n.body\r\n UID 10)\r\n"});
+  auto* s = open("alice");
+  ASSERT_TRUE(runUntil(&loop_, [&] { return outcomes_[0].loggedIn; }));
+  serve(s);
+  peer_.conn->write("RETR 1\r\nNOOP\r\n");
+  ASSERT_TRUE(expectReply("+OK\r\n")) << peer_.received;
+  EXPECT_EQ(peer_.received, "+OK 20 octets\r\nSubject: a\r\n\r\n..body\r\n.\r\n+OK\r\n");
+}
+
+// Security issue #8 item 5: RFC822.SIZE 2^64-1 plus 318 wrapped to STAT
+// "+OK 2 317". The snapshot is refused with the temporary error instead.
+TEST_F(BridgeSessionTest, OverflowingSizeIsRefusedNotWrapped) {
+  backend_.answers.push_back({"UID FETCH 1:*",
+                              "* 1 FETCH (UID 10 RFC822.SIZE 18446744073709551615 FLAGS ())\r\n"
+                              "* 2 FETCH (UID 11 RFC822.SIZE 318 FLAGS ())\r\n"});
+  open("alice");
+  ASSERT_TRUE(runUntil(&loop_, [&] { return outcomes_[0].settled(); }));
+  EXPECT_TRUE(outcomes_[0].failed);
+  EXPECT_EQ(outcomes_[0].why, LoginFailure::Temporary);
 }
 
 }  // namespace

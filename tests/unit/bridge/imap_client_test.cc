@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "bridge/imap_client/imap_client.h"
 #include "fake_imap_server.h"
 
@@ -227,6 +229,165 @@ TEST_F(ImapClientTest, UnparsableResponseDisconnects) {
   });
   server_->send("* LIST (unbalanced\r\n");
   ASSERT_TRUE(runUntil(&loop_, [&] { return done && disconnects_ == 1; }));
+}
+
+// Security issue #8 item 4: untagged data kept for one command is capped.
+// Past a cap the connection is dropped and the command completes as
+// Disconnected instead of memory growing while the tagged answer never comes.
+TEST_F(ImapClientTest, TooManyUntaggedResponsesDropTheConnection) {
+  ImapClientOptions opts;
+  opts.commandLimits.maxUntaggedResponses = 100;
+  start(opts);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    std::string flood;
+    for (int i = 0; i < 150; ++i) flood += "* " + std::to_string(i + 1) + " EXISTS\r\n";
+    server_->send(flood + tagOf(line) + " OK done\r\n");
+  };
+  std::optional<ImapResult> result;
+  client_->send("NOOP", [&](ImapResult r) { result = std::move(r); });
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_EQ(result->status, ImapResult::Status::Disconnected);
+  EXPECT_EQ(result->text, "backend sent more untagged data than one command may keep");
+  ASSERT_TRUE(runUntil(&loop_, [&] { return server_->closed == 1; }));
+  EXPECT_EQ(disconnects_, 1);
+}
+
+TEST_F(ImapClientTest, UntaggedBytesCapDropsTheConnection) {
+  ImapClientOptions opts;
+  opts.commandLimits.maxUntaggedBytes = 64 * 1024;
+  start(opts);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    std::string flags;
+    for (int i = 0; i < 2000; ++i) flags += " k" + std::to_string(i);
+    server_->send("* 1 FETCH (FLAGS (" + flags + "))\r\n* 2 FETCH (FLAGS (" + flags + "))\r\n" + tagOf(line) +
+                  " OK done\r\n");
+  };
+  std::optional<ImapResult> result;
+  client_->send("NOOP", [&](ImapResult r) { result = std::move(r); });
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_EQ(result->status, ImapResult::Status::Disconnected);
+}
+
+// The issue's own case: untagged FETCH responses carrying 1 MB (inline)
+// literals before the tagged answer grew the bridge by +420 MB.
+TEST_F(ImapClientTest, InlineLiteralFloodDropsTheConnection) {
+  start();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  const std::string junk(1000000, 'j');
+  server_->onLine = [&](const std::string& line) {
+    for (int i = 0; i < 3; ++i)
+      server_->send("* 1 FETCH (X-JUNK {" + std::to_string(junk.size()) + "}\r\n" + junk + ")\r\n");
+    server_->send(tagOf(line) + " OK done\r\n");
+  };
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 1:* (UID RFC822.SIZE FLAGS)", [&](ImapResult r) { result = std::move(r); });
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }, 10000));
+  EXPECT_EQ(result->status, ImapResult::Status::Disconnected);
+}
+
+TEST_F(ImapClientTest, ManySmallResponsesUnderTheCapsAreKept) {
+  start();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    std::string many;
+    for (int i = 1; i <= 20000; ++i)
+      many += "* " + std::to_string(i) + " FETCH (UID " + std::to_string(i) + " RFC822.SIZE 100 FLAGS (\\Seen))\r\n";
+    server_->send(many + tagOf(line) + " OK done\r\n");
+  };
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 1:* (UID RFC822.SIZE FLAGS)", [&](ImapResult r) { result = std::move(r); });
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }, 10000));
+  EXPECT_EQ(result->status, ImapResult::Status::Ok);
+  EXPECT_EQ(result->untagged.size(), 20000u);
+}
+
+// Security issue #8 item 5: RFC 9051 §7.5.2 lets a server put UID after
+// BODY[]. The body handed to a UID FETCH of one UID must be that message's,
+// never that of another FETCH response in the same answer.
+struct BodyCapture {
+  std::vector<std::string> bodies;
+  std::vector<std::optional<uint64_t>> uids;
+  ImapClient::Hooks hooks() {
+    ImapClient::Hooks h;
+    h.onLiteralBegin = [this](const ImapResponse& p, std::string_view, uint64_t) {
+      bodies.emplace_back();
+      const ImapValue* u = p.fetchItem("UID");
+      uids.push_back(u ? u->number() : std::nullopt);
+    };
+    h.onLiteralData = [this](std::string_view c) { bodies.back().append(c); };
+    return h;
+  }
+};
+
+TEST_F(ImapClientTest, BodyIsBoundToTheUidOfItsOwnResponse) {
+  start();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    server_->send(
+        "* 2 FETCH (BODY[] {5}\r\nOTHER UID 11)\r\n"          // another message, UID last
+        "* 3 FETCH (UID 12 BODY[] {5}\r\nTHIRD)\r\n"          // another message, UID first
+        "* 4 FETCH (BODY[] {5}\r\nNOUID FLAGS (\\Seen))\r\n"  // no UID at all
+        "* 1 FETCH (BODY[] {4}\r\nMINE UID 10)\r\n" +
+        tagOf(line) + " OK done\r\n");
+  };
+  BodyCapture cap;
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 10 (UID BODY.PEEK[])", [&](ImapResult r) { result = std::move(r); }, cap.hooks());
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_TRUE(result->ok());
+  EXPECT_EQ(cap.bodies, (std::vector<std::string>{"MINE"}));
+  ASSERT_EQ(cap.uids.size(), 1u);
+  EXPECT_EQ(cap.uids[0], 10u);
+  // Only the message's own FETCH response is kept for a quoted-body reader.
+  ASSERT_EQ(result->untagged.size(), 1u);
+  EXPECT_EQ(result->untagged[0].fetchItem("UID")->number(), 10u);
+}
+
+TEST_F(ImapClientTest, QuotedBodyOfAnotherMessageIsNotKept) {
+  start();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    server_->send("* 2 FETCH (BODY[] \"other\" UID 11)\r\n" + tagOf(line) + " OK done\r\n");
+  };
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 10 (UID BODY.PEEK[])", [&](ImapResult r) { result = std::move(r); });
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_TRUE(result->ok());
+  EXPECT_TRUE(result->untagged.empty());
+}
+
+TEST_F(ImapClientTest, UnboundBodyOverTheHoldCapDropsTheConnection) {
+  ImapClientOptions opts;
+  opts.commandLimits.maxUnboundBodyBytes = 1000;
+  start(opts);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    server_->send("* 1 FETCH (BODY[] {2000}\r\n" + std::string(2000, 'x') + " UID 10)\r\n" + tagOf(line) +
+                  " OK done\r\n");
+  };
+  BodyCapture cap;
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 10 (UID BODY.PEEK[])", [&](ImapResult r) { result = std::move(r); }, cap.hooks());
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_EQ(result->status, ImapResult::Status::Disconnected);
+  EXPECT_TRUE(cap.bodies.empty());
+}
+
+TEST_F(ImapClientTest, RangeFetchIsNotBound) {
+  start();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return ready_; }));
+  server_->onLine = [&](const std::string& line) {
+    server_->send("* 1 FETCH (BODY[] {1}\r\na UID 10)\r\n* 2 FETCH (UID 11 BODY[] {1}\r\nb)\r\n" + tagOf(line) +
+                  " OK done\r\n");
+  };
+  BodyCapture cap;
+  std::optional<ImapResult> result;
+  client_->send("UID FETCH 10:11 (UID BODY.PEEK[])", [&](ImapResult r) { result = std::move(r); }, cap.hooks());
+  ASSERT_TRUE(runUntil(&loop_, [&] { return result.has_value(); }));
+  EXPECT_EQ(cap.bodies, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(result->untagged.size(), 2u);
 }
 
 }  // namespace

@@ -362,5 +362,37 @@ TEST_P(ImapBackend, NothingAfterDone) {
   EXPECT_EQ(login->takeRemainder(), "M1 OK more\r\n");
 }
 
+// Security issue #8 item 4: untagged data before a tagged answer is capped
+// per command (1024 lines, 128 KiB with literals); past it the login fails
+// (the client gets NO [UNAVAILABLE]).
+TEST_P(ImapBackend, EndlessUntaggedLinesFail) {
+  make();
+  EXPECT_EQ(run(kDovecotGreeting), "M1 AUTHENTICATE PLAIN " + sasl::base64Encode("\0alice\0secret"s) + "\r\n");
+  std::string flood;
+  for (int i = 0; i < 1100; ++i) flood += "* OK still thinking " + std::to_string(i) + "\r\n";
+  EXPECT_EQ(run(flood), "");
+  expectResult(Kind::ProtocolError, "backend sent too much untagged data");
+  run("M1 OK done\r\n");
+  EXPECT_EQ(sink.results, 1);
+}
+
+TEST_P(ImapBackend, UntaggedLiteralsOverTheByteCapFail) {
+  make();
+  run("* OK ready\r\n");
+  const std::string lit = "* X {60000}\r\n" + std::string(60000, 'x') + "\r\n";
+  run(lit + lit + lit);
+  expectResult(Kind::ProtocolError, "backend sent an over-long response");
+}
+
+TEST_P(ImapBackend, ManyUntaggedLinesAcrossCommandsAreFine) {
+  make();
+  std::string some;
+  for (int i = 0; i < 600; ++i) some += "* OK note " + std::to_string(i) + "\r\n";
+  EXPECT_EQ(run("* OK ready\r\n"), "M1 CAPABILITY\r\n");
+  run(some + "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nM1 OK done\r\n");
+  run(some);
+  EXPECT_EQ(sink.results, 0);
+}
+
 }  // namespace
 }  // namespace mailgate

@@ -247,5 +247,38 @@ TEST(BackendLoginDispatch, PicksTheProtocol) {
   EXPECT_NE(makeBackendLogin(p, sink), nullptr);
 }
 
+// Security issue #8 item 4: a backend sending CAPA lines for ever grew the
+// keyword set without bound (+194 MB). Past 1024 lines or 128 KiB the login
+// fails (the client gets -ERR [SYS/TEMP]) instead.
+TEST_P(Pop3Backend, EndlessCapaListFails) {
+  make();
+  reply(kGreeting);
+  std::string flood = "+OK\r\n";
+  for (int i = 0; i < 1100; ++i) flood += "X-CAPA-" + std::to_string(i) + "\r\n";
+  EXPECT_EQ(reply(flood), "");
+  EXPECT_EQ(result().kind, Kind::ProtocolError);
+  EXPECT_EQ(result().text, "backend CAPA list too long");
+  EXPECT_EQ(reply("SASL PLAIN\r\n.\r\n"), "");
+  EXPECT_EQ(sink_.results.size(), 1u);
+}
+
+TEST_P(Pop3Backend, CapaListOverTheByteCapFails) {
+  make();
+  reply(kGreeting);
+  const std::string big = "X-" + std::string(60000, 'x') + "\r\n";
+  EXPECT_EQ(reply("+OK\r\n" + big + big + big), "");
+  EXPECT_EQ(result().kind, Kind::ProtocolError);
+}
+
+TEST_P(Pop3Backend, LongRealisticCapaStillLogsIn) {
+  make();
+  reply(kGreeting);
+  std::string capa = "+OK\r\n";
+  for (int i = 0; i < 400; ++i) capa += "X-CAPA-" + std::to_string(i) + " " + std::string(100, 'a') + "\r\n";
+  capa += "SASL PLAIN\r\n.\r\n";
+  EXPECT_EQ(reply(capa), "AUTH PLAIN " + sasl::base64Encode("\0alice@example.org\0pass word"s) + "\r\n");
+  EXPECT_TRUE(sink_.results.empty());
+}
+
 }  // namespace
 }  // namespace mailgate

@@ -248,6 +248,43 @@ TEST_P(SmtpBackend, EndlessChallengesAndOverlongLines) {
   EXPECT_EQ(result().kind, Kind::ProtocolError);
 }
 
+// Security issue #8 item 4: a backend sending "250-" continuations for ever
+// grew the reply without bound (+720 MB in 6 s). Past 1024 lines or 128 KiB
+// the login fails (the client gets 454 4.7.0) instead.
+TEST_P(SmtpBackend, EndlessEhloContinuationsFail) {
+  make();
+  reply(kGreeting);
+  std::string flood;
+  for (int i = 0; i < 1100; ++i) flood += "250-X-KEYWORD-" + std::to_string(i) + "\r\n";
+  EXPECT_EQ(reply(flood), "");
+  EXPECT_EQ(result().kind, Kind::ProtocolError);
+  EXPECT_EQ(result().text, "backend reply too long: 250");
+  EXPECT_EQ(reply("250 PIPELINING\r\n"), "");  // nothing after the failure
+  EXPECT_EQ(sink_.results.size(), 1u);
+}
+
+TEST_P(SmtpBackend, EhloRepliesOverTheByteCapFail) {
+  make();
+  reply(kGreeting);
+  const std::string big = "250-" + std::string(60000, 'x') + "\r\n";  // each under the line cap
+  reply("250-mail.example.org\r\n" + big + big + big);
+  EXPECT_EQ(result().kind, Kind::ProtocolError);
+  make();
+  reply("220-" + std::string(60000, 'x') + "\r\n220-" + std::string(60000, 'x') + "\r\n220-" +
+        std::string(60000, 'x') + "\r\n");
+  EXPECT_EQ(result().kind, Kind::ProtocolError);
+}
+
+TEST_P(SmtpBackend, LongRealisticEhloStillLogsIn) {
+  make();
+  reply(kGreeting);
+  std::string ehlo = "250-mail.example.org\r\n";
+  for (int i = 0; i < 400; ++i) ehlo += "250-X-EXTENSION-" + std::to_string(i) + " " + std::string(100, 'a') + "\r\n";
+  ehlo += "250 AUTH PLAIN\r\n";
+  EXPECT_EQ(reply(ehlo), plainCommand());
+  EXPECT_TRUE(sink_.results.empty());
+}
+
 TEST_P(SmtpBackend, HeloNameCannotInjectCommands) {
   params_.heloName = "gw\r\nRSET";
   make();
