@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mailgate {
@@ -142,7 +143,8 @@ void AuthHttpResponseParser::complete() {
     return;
   }
   if (wait_) {
-    if (auto n = parseDigits(*wait_)) a.waitS = static_cast<uint32_t>(*n);
+    // parseDigits allows 9 digits; clamp before anything multiplies it.
+    if (auto n = parseDigits(*wait_)) a.waitS = static_cast<uint32_t>(std::min<uint64_t>(*n, kMaxAuthWaitS));
   }
   if (*status_ == "OK") {
     if (!server_ || !isNumericIp(*server_)) {

@@ -81,6 +81,33 @@ TEST(AuthHttpResponseParser, WaitStatus) {
   EXPECT_EQ(a.waitS, 2u);
 }
 
+// Auth-Wait is seconds; in milliseconds 4294968 s wraps a uint32 to 0.77 s,
+// so a service asking for a long wait got almost none. It is clamped instead.
+TEST(AuthHttpResponseParser, AuthWaitIsClampedNotWrapped) {
+  for (const char* wait : {"4294968", "999999999", "61"}) {
+    AuthHttpAnswer a = byteAtATime(std::string("HTTP/1.0 200 OK\r\nAuth-Status: Go away\r\n"
+                                               "Auth-Wait: ") + wait + "\r\n\r\n");
+    EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Error) << wait;
+    EXPECT_EQ(a.waitS, kMaxAuthWaitS) << wait;
+    EXPECT_EQ(classifyAuthError(a, "imap").waitMs, kMaxAuthWaitS * 1000) << wait;
+  }
+  AuthHttpAnswer w = byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: WAIT\r\nAuth-Wait: 4294968\r\n\r\n");
+  EXPECT_EQ(w.kind, AuthHttpAnswer::Kind::Wait);
+  EXPECT_EQ(w.waitS, kMaxAuthWaitS);
+  // The maximum itself is kept as asked.
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: No\r\nAuth-Wait: 60\r\n\r\n").waitS, 60u);
+}
+
+TEST(ClassifyAuthError, HugeWaitDoesNotWrap) {
+  // An answer built elsewhere (the cache, a future parser) must not wrap either.
+  AuthHttpAnswer a;
+  a.kind = AuthHttpAnswer::Kind::Error;
+  a.errorText = "No";
+  a.waitS = 4294968;
+  EXPECT_EQ(classifyAuthError(a, "pop3").waitMs, kMaxAuthWaitS * 1000);
+  EXPECT_FALSE(classifyAuthError(a, "pop3").disconnect);
+}
+
 TEST(AuthHttpResponseParser, InvalidAnswers) {
   using K = AuthHttpAnswer::Kind;
   // 5xx is a service failure even with Auth-* headers.
