@@ -132,6 +132,25 @@ TEST(AuthHttpResponseParser, OversizedHeadersAreRefused) {
   EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Invalid);
 }
 
+// Found by auth_http_response_fuzz: the 16 KiB header limit counted the bytes
+// of each feed() call, so a complete oversized header block arriving in one
+// read was accepted while the same bytes in smaller reads were refused. The
+// limit is on the header block itself, however it is split; a body after it
+// does not count.
+TEST(AuthHttpResponseParser, HeaderLimitDoesNotDependOnReadSizes) {
+  std::string big = "HTTP/1.0 200 OK\r\nAuth-Status: Nope\r\n";
+  while (big.size() < 17 * 1024) big += "X-Filler: 0123456789012345678901234567890123456789\r\n";
+  big += "\r\n";
+  EXPECT_EQ(whole(big).kind, AuthHttpAnswer::Kind::Invalid);
+  EXPECT_EQ(whole(big).httpStatus, 0u);  // as when refused before the status was known
+  EXPECT_EQ(byteAtATime(big).kind, AuthHttpAnswer::Kind::Invalid);
+
+  const std::string small = "HTTP/1.0 200 OK\r\nAuth-Status: Nope\r\nContent-Length: 40000\r\n\r\n";
+  const std::string body(40000, 'x');
+  EXPECT_EQ(whole(small + body).kind, AuthHttpAnswer::Kind::Error);
+  EXPECT_EQ(byteAtATime(small + body).kind, AuthHttpAnswer::Kind::Error);
+}
+
 TEST(AuthHttpResponseParser, LastRepeatedHeaderWinsAnd4xxIsNotJudged) {
   AuthHttpAnswer a = byteAtATime(
       "HTTP/1.0 403 Forbidden\r\nAuth-Status: first\r\nAUTH-STATUS: OK\r\nAuth-Server: ::1\r\n"
