@@ -2,6 +2,7 @@
 
 #include <openssl/mem.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "proxy/admin/log.h"
@@ -26,7 +27,9 @@ void wipe(std::string& s) {
 AuthLookupResult classifyAuthError(const AuthHttpAnswer& answer, const std::string& protocol) {
   AuthLookupResult r;
   r.kind = AuthLookupResult::Kind::Rejected;
-  r.waitMs = answer.waitS * 1000;
+  // Clamped here too: the answer may come from elsewhere than the parser, and
+  // seconds * 1000 in 32 bits wraps above 4294967 s.
+  r.waitMs = std::min(answer.waitS, kMaxAuthWaitS) * 1000;
   r.disconnect = answer.waitS == 0;
   r.text = answer.errorText;
   if (protocol == "smtp") {
@@ -130,7 +133,7 @@ void AuthHttpLookup::onOutcome(std::shared_ptr<Pending> p, AuthHttpOutcome o) {
         if (++p->waitRounds <= kMaxWaitRounds) {
           // nginx's auth_wait: ask again after Auth-Wait seconds.
           p->waitTimer = std::make_unique<Timer>(p->loop);
-          p->waitTimer->start(uint64_t{a.waitS} * 1000, [self = shared_from_this(), p] {
+          p->waitTimer->start(uint64_t{std::min(a.waitS, kMaxAuthWaitS)} * 1000, [self = shared_from_this(), p] {
             // Destroyed on a later turn: we are on its callback stack.
             deferToNextTick(p->loop, [t = std::shared_ptr<Timer>(p->waitTimer.release())] {});
             self->send(p);

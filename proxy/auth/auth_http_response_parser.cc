@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mailgate {
@@ -48,18 +49,21 @@ AuthHttpResponseParser::AuthHttpResponseParser() {
 
 AuthHttpResponseParser::State AuthHttpResponseParser::feed(std::string_view bytes) {
   if (done_) return State::Done;
-  headerBytes_ += bytes.size();
   size_t n = http_parser_execute(&parser_, &settings_, bytes.data(), bytes.size());
+  // Count what the parser consumed, not what this read brought: it pauses at
+  // the end of the header block, so the limit is on the header block alone
+  // and the same answer is judged the same however TCP split it.
+  headerBytes_ += n;
+  if (headerBytes_ > kMaxHeaderBytes) {
+    fail("response headers too large");
+    return State::Done;
+  }
   if (headersDone_) {
     complete();
     return State::Done;
   }
   if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK || n != bytes.size()) {
     fail(std::string("bad HTTP response: ") + http_errno_name(HTTP_PARSER_ERRNO(&parser_)));
-    return State::Done;
-  }
-  if (headerBytes_ > kMaxHeaderBytes) {
-    fail("response headers too large");
     return State::Done;
   }
   return State::NeedMore;
@@ -123,6 +127,7 @@ void AuthHttpResponseParser::commitHeader() {
 
 void AuthHttpResponseParser::fail(std::string detail) {
   done_ = true;
+  answer_ = AuthHttpAnswer{};  // nothing of a refused answer is used, nor its status
   answer_.kind = AuthHttpAnswer::Kind::Invalid;
   answer_.detail = std::move(detail);
 }
@@ -142,7 +147,8 @@ void AuthHttpResponseParser::complete() {
     return;
   }
   if (wait_) {
-    if (auto n = parseDigits(*wait_)) a.waitS = static_cast<uint32_t>(*n);
+    // parseDigits allows 9 digits; clamp before anything multiplies it.
+    if (auto n = parseDigits(*wait_)) a.waitS = static_cast<uint32_t>(std::min<uint64_t>(*n, kMaxAuthWaitS));
   }
   if (*status_ == "OK") {
     if (!server_ || !isNumericIp(*server_)) {

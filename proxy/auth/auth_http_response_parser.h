@@ -12,6 +12,12 @@
 
 namespace mailgate {
 
+// Auth-Wait above this is taken as this many seconds. nginx keeps any value,
+// but a service asking for more than a minute is confused, and the login
+// timeout ends the session long before anyway; in milliseconds a larger value
+// would also wrap a uint32 (4294968 s -> 0.77 s).
+constexpr uint32_t kMaxAuthWaitS = 60;
+
 struct AuthHttpAnswer {
   enum class Kind {
     Ok,       // Auth-Status: OK with a usable Auth-Server and Auth-Port
@@ -27,7 +33,7 @@ struct AuthHttpAnswer {
   std::optional<std::string> pass;    // Auth-Pass: ... with this password / token
   std::string errorText;              // Auth-Status value when not OK/WAIT
   std::string errorCode;              // Auth-Error-Code, e.g. "535 5.7.8" (SMTP)
-  uint32_t waitS = 0;                 // Auth-Wait
+  uint32_t waitS = 0;                 // Auth-Wait, at most kMaxAuthWaitS
   std::string detail;                 // why Invalid, for logs (no secrets)
 };
 

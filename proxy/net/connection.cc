@@ -282,9 +282,10 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
   }
 }
 
-void Connection::startServerTls(std::shared_ptr<TlsContext> ctx) {
+void Connection::startServerTls(std::shared_ptr<TlsContext> ctx,
+                                std::optional<ListenerProtocol> listenerProtocol) {
   if (state_ != State::Open) return;
-  tls_ = TlsEngine::makeServer(std::move(ctx));
+  tls_ = TlsEngine::makeServer(std::move(ctx), listenerProtocol);
   tlsNotified_ = false;
   if (!tls_) failLater(CloseReason::TlsFailed, "cannot create TLS session");
 }

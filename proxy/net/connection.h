@@ -13,8 +13,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "config/config.h"
 
 namespace mailgate {
 
@@ -67,7 +70,9 @@ class Connection {
   // Server side (accepted) or client side (connected) TLS. Unread plaintext
   // is the caller's to discard; ciphertext that arrived already is kept.
   // `serverName` is SNI for the client role and the name to verify.
-  void startServerTls(std::shared_ptr<TlsContext> ctx);
+  // `listenerProtocol`: the only ALPN id a client may offer (TlsContext).
+  void startServerTls(std::shared_ptr<TlsContext> ctx,
+                      std::optional<ListenerProtocol> listenerProtocol = std::nullopt);
   void startClientTls(std::shared_ptr<TlsContext> ctx, const std::string& serverName);
   bool tlsActive() const { return tls_ != nullptr; }
   // Processes bytes the handler was already given as plaintext but that

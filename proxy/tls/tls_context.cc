@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -59,7 +60,7 @@ bool setError(std::string* error, std::string text) {
 }
 
 // Settings shared by both sides: TLS 1.2 and 1.3 only (RFC 8996 deprecates
-// 1.0/1.1), and the AEAD/ECDHE suite list above.
+// 1.0/1.1), and the AEAD/ECDHE suite list above in server-preference order.
 bool configureCommon(SSL_CTX* ctx, std::string* error) {
   if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
       !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
@@ -68,25 +69,43 @@ bool configureCommon(SSL_CTX* ctx, std::string* error) {
   if (!SSL_CTX_set_strict_cipher_list(ctx, kCipherList)) {
     return setError(error, "cannot set cipher list: " + lastSslError());
   }
+  // TLS 1.2: our suite order, not the client's, picks the cipher, so a
+  // client listing a weaker suite first still gets the strongest we share
+  // (RFC 7525 §4.2). TLS 1.3 suites are all strong; BoringSSL orders them.
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   // The engine writes in chunks and drains the BIO between retries; these
   // make SSL_write report progress per record instead of all-or-nothing.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return true;
 }
 
-// ALPN (RFC 7301 §3.2): pick the first protocol the client offers that we
-// speak. No match is not fatal for us: we answer without ALPN (NOACK) rather
-// than with no_application_protocol, as mail clients rarely send ALPN at all.
-int selectAlpn(SSL*, const uint8_t** out, uint8_t* outLen, const uint8_t* in, unsigned inLen,
+// Where a server SSL keeps its listener's protocol (setListenerProtocol):
+// ListenerProtocol + 1, so that 0 (never set) means "any mail protocol".
+int listenerProtocolIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// ALPN (RFC 7301 §3.2), strict as the ALPACA paper and RFC 9325 §3.8 ask of
+// servers: pick the listener's protocol when the client offers it; a client
+// that offers ALPN but not that protocol (e.g. "http/1.1" from a browser
+// tricked into talking to us, or "smtp" on the IMAP port) gets the fatal
+// no_application_protocol alert (120) instead of a session. Without ALPN,
+// which most mail clients send, this callback is not called at all and the
+// client is served. BoringSSL has already checked the list's syntax.
+int selectAlpn(SSL* ssl, const uint8_t** out, uint8_t* outLen, const uint8_t* in, unsigned inLen,
                void*) {
-  static constexpr std::string_view kKnown[] = {"imap", "pop3", "smtp"};
+  static constexpr ListenerProtocol kAll[] = {ListenerProtocol::Imap, ListenerProtocol::Pop3,
+                                              ListenerProtocol::Smtp};
+  const auto stored = reinterpret_cast<uintptr_t>(SSL_get_ex_data(ssl, listenerProtocolIndex()));
   unsigned i = 0;
   while (i < inLen) {
     unsigned len = in[i];
-    if (len == 0 || i + 1 + len > inLen) break;  // malformed list: ignore ALPN
+    if (len == 0 || i + 1 + len > inLen) break;  // malformed list
     std::string_view offered(reinterpret_cast<const char*>(in + i + 1), len);
-    for (auto known : kKnown) {
-      if (offered == known) {
+    for (auto protocol : kAll) {
+      const bool ours = stored == 0 || stored == static_cast<uintptr_t>(protocol) + 1;
+      if (ours && offered == alpnProtocolId(protocol)) {
         *out = in + i + 1;
         *outLen = static_cast<uint8_t>(len);
         return SSL_TLSEXT_ERR_OK;
@@ -94,7 +113,7 @@ int selectAlpn(SSL*, const uint8_t** out, uint8_t* outLen, const uint8_t* in, un
     }
     i += 1 + len;
   }
-  return SSL_TLSEXT_ERR_NOACK;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;  // BoringSSL sends no_application_protocol
 }
 
 // "*.example.com" matches exactly one extra label: "a.example.com" but neither
@@ -109,6 +128,20 @@ bool wildcardMatches(const std::string& pattern, const std::string& host) {
 }
 
 }  // namespace
+
+std::string_view alpnProtocolId(ListenerProtocol protocol) {
+  switch (protocol) {
+    case ListenerProtocol::Imap: return "imap";
+    case ListenerProtocol::Pop3: return "pop3";
+    case ListenerProtocol::Smtp: return "smtp";
+  }
+  return "";
+}
+
+void TlsContext::setListenerProtocol(SSL* ssl, ListenerProtocol protocol) {
+  SSL_set_ex_data(ssl, listenerProtocolIndex(),
+                  reinterpret_cast<void*>(static_cast<uintptr_t>(protocol) + 1));
+}
 
 // Servername callback (RFC 6066 §3): switch the connection to the SSL_CTX of
 // the certificate for the requested name. Never fails the handshake: an

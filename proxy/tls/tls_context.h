@@ -6,19 +6,28 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
 
 namespace mailgate {
 
+// A listener protocol's ALPN protocol id from the IANA registry (RFC 7301
+// §6): "imap", "pop3", "smtp" (SMTP submission).
+std::string_view alpnProtocolId(ListenerProtocol protocol);
+
 class TlsContext {
  public:
   ~TlsContext();
-  // Server side: TLS 1.2 and 1.3 only; the certificate is chosen by SNI among
-  // `certs` (exact name, then "*.domain" wildcard, then the first entry);
-  // ALPN "imap", "pop3", "smtp" accepted (RFC 7301; others are ignored, not fatal).
-  // Paths are used as given (the config loader resolves them).
+  // Server side: TLS 1.2 and 1.3 only, TLS 1.2 suites in our order (server
+  // preference); the certificate is chosen by SNI among `certs` (exact name,
+  // then "*.domain" wildcard, then the first entry). ALPN is strict against
+  // cross-protocol attacks (ALPACA): a client that offers ALPN without the
+  // listener's protocol id (setListenerProtocol; without it, any of "imap",
+  // "pop3", "smtp") gets the no_application_protocol alert (RFC 7301 §3.2);
+  // a client that offers no ALPN is served. Paths are used as given (the
+  // config loader resolves them).
   static std::shared_ptr<TlsContext> makeServer(const std::vector<CertificateConfig>& certs,
                                                 std::string* error);
   // Client side (to backends): TLS 1.2+; verifies the chain against `caFile`
@@ -26,6 +35,10 @@ class TlsContext {
   // `insecureSkipVerify`.
   static std::shared_ptr<TlsContext> makeClient(const std::string& caFile, bool insecureSkipVerify,
                                                 std::string* error);
+
+  // Binds a server connection to its listener's protocol: only that
+  // protocol's ALPN id is accepted. Call before the handshake starts.
+  static void setListenerProtocol(SSL* ssl, ListenerProtocol protocol);
 
   SSL_CTX* native() const { return ctx_; }
   bool isServer() const { return server_; }

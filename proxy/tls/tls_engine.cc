@@ -49,12 +49,14 @@ std::string describeReason(uint32_t packed) {
 
 }  // namespace
 
-std::unique_ptr<TlsEngine> TlsEngine::makeServer(std::shared_ptr<TlsContext> ctx) {
+std::unique_ptr<TlsEngine> TlsEngine::makeServer(std::shared_ptr<TlsContext> ctx,
+                                                 std::optional<ListenerProtocol> listenerProtocol) {
   if (!ctx || !ctx->isServer()) return nullptr;
   std::unique_ptr<TlsEngine> engine(new TlsEngine());
   engine->ctx_ = std::move(ctx);
   engine->ssl_ = SSL_new(engine->ctx_->native());
   if (!engine->ssl_) return nullptr;
+  if (listenerProtocol) TlsContext::setListenerProtocol(engine->ssl_, *listenerProtocol);
   BIO* internal = nullptr;
   if (!BIO_new_bio_pair(&internal, kPairBufferSize, &engine->network_, kPairBufferSize)) {
     return nullptr;

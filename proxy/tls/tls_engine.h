@@ -5,8 +5,11 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "config/config.h"
 
 namespace mailgate {
 
@@ -14,7 +17,11 @@ class TlsContext;
 
 class TlsEngine {
  public:
-  static std::unique_ptr<TlsEngine> makeServer(std::shared_ptr<TlsContext> ctx);
+  // `listenerProtocol`: only its ALPN id is accepted from a client that sends
+  // ALPN (see TlsContext); without it, any mail protocol's id is.
+  static std::unique_ptr<TlsEngine> makeServer(
+      std::shared_ptr<TlsContext> ctx,
+      std::optional<ListenerProtocol> listenerProtocol = std::nullopt);
   // `serverName`: SNI, and the name the peer certificate must match when the
   // context verifies (skipped for IP literals' SNI, verified as IP instead).
   static std::unique_ptr<TlsEngine> makeClient(std::shared_ptr<TlsContext> ctx,

@@ -16,6 +16,7 @@ import pytest
 
 from harness.clients import RawClient, pop3_client
 from harness.config import listener
+from harness.util import sanitizer_build
 
 BRIDGE = "pop3s-bridge"
 
@@ -370,6 +371,7 @@ def _rss_kb(pid):
     return 0
 
 
+@pytest.mark.skipif(sanitizer_build(), reason="RSS is not meaningful under AddressSanitizer")
 def test_50mb_message_streams_with_bounded_memory(bridge_mg, dovecot, certs, new_user):
     import hashlib
     line = b"0123456789" * 7 + b"abcdef\r\n"  # 78 octets

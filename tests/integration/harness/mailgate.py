@@ -8,14 +8,29 @@
     mg.log_text()       # stdout+stderr so far
     mg.pid
     mg.stop()           # SIGTERM, waits, asserts exit status 0
+    mg.sanitizer_report()  # an ASan/UBSan/LSan report in this run's log, or ""
+
+Any sanitizer report in the daemon's output fails the test at stop() and
+kill(), whatever the exit status and even with check=False: under an ASan
+build (scripts/test.sh's second pass) a report is a bug even when the test
+itself passed.
 """
 import json
 import os
 import signal
 import subprocess
+import re
 import time
 
 from .util import mailgate_binary, wait_for_port
+
+# First lines of the reports of AddressSanitizer, LeakSanitizer and UBSan
+# ("file.cc:12:5: runtime error: ..."); UBSan prints no "ERROR:" banner.
+_SANITIZER_REPORT = re.compile(
+    r"^(==\d+==\s*ERROR: (Address|Leak|Memory|Thread)Sanitizer\b.*"
+    r"|.*\bruntime error: .*"
+    r"|SUMMARY: (Address|Leak|Undefined(Behavior)?)Sanitizer\b.*)$",
+    re.MULTILINE)
 
 
 def _split(address):
@@ -33,6 +48,7 @@ class Mailgate:
         self.binary = binary or mailgate_binary()
         self.args = list(args)
         self.proc = None
+        self._log_start = 0  # where this process's output begins in the log
         self.host = "127.0.0.1"
         self.write_config(config)
 
@@ -78,6 +94,7 @@ class Mailgate:
             raise RuntimeError("mailgate binary not found at %s (build it, or set "
                                "MAILGATE_BUILD_DIR)" % self.binary)
         self._log = open(self.log_path, "ab")
+        self._log_start = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen([self.binary, "--config", self.config_path, *self.args],
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -123,6 +140,7 @@ class Mailgate:
         code = self.proc.returncode
         self.proc = None
         self._log.close()
+        self.assert_no_sanitizer_report()
         if check:
             assert code == 0, "mailgate exited with %s\n%s" % (code, self.log_text()[-3000:])
         return code
@@ -131,7 +149,26 @@ class Mailgate:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        had_process = self.proc is not None
         self.proc = None
+        if had_process:
+            self.assert_no_sanitizer_report()
+
+    def sanitizer_report(self):
+        """The first sanitizer report this process wrote (from its first line
+        on, at most 6000 characters), or "" when there is none."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_start)
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return ""
+        match = _SANITIZER_REPORT.search(text)
+        return text[match.start():match.start() + 6000] if match else ""
+
+    def assert_no_sanitizer_report(self):
+        report = self.sanitizer_report()
+        assert not report, "mailgate wrote a sanitizer report:\n" + report
 
     def wait_exit(self, timeout=30.0):
         return self.proc.wait(timeout=timeout)

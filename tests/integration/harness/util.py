@@ -73,3 +73,10 @@ def build_dir():
 
 def mailgate_binary():
     return os.environ.get("MAILGATE_BIN") or os.path.join(build_dir(), "mailgate")
+
+
+def sanitizer_build():
+    """True under a sanitizer build (scripts/test.sh's ASan/UBSan pass sets
+    MAILGATE_SANITIZER=1): ASan's shadow memory and quarantine make RSS
+    figures meaningless, so tests that measure memory skip."""
+    return os.environ.get("MAILGATE_SANITIZER", "0") not in ("", "0")

@@ -81,6 +81,33 @@ TEST(AuthHttpResponseParser, WaitStatus) {
   EXPECT_EQ(a.waitS, 2u);
 }
 
+// Auth-Wait is seconds; in milliseconds 4294968 s wraps a uint32 to 0.77 s,
+// so a service asking for a long wait got almost none. It is clamped instead.
+TEST(AuthHttpResponseParser, AuthWaitIsClampedNotWrapped) {
+  for (const char* wait : {"4294968", "999999999", "61"}) {
+    AuthHttpAnswer a = byteAtATime(std::string("HTTP/1.0 200 OK\r\nAuth-Status: Go away\r\n"
+                                               "Auth-Wait: ") + wait + "\r\n\r\n");
+    EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Error) << wait;
+    EXPECT_EQ(a.waitS, kMaxAuthWaitS) << wait;
+    EXPECT_EQ(classifyAuthError(a, "imap").waitMs, kMaxAuthWaitS * 1000) << wait;
+  }
+  AuthHttpAnswer w = byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: WAIT\r\nAuth-Wait: 4294968\r\n\r\n");
+  EXPECT_EQ(w.kind, AuthHttpAnswer::Kind::Wait);
+  EXPECT_EQ(w.waitS, kMaxAuthWaitS);
+  // The maximum itself is kept as asked.
+  EXPECT_EQ(byteAtATime("HTTP/1.0 200 OK\r\nAuth-Status: No\r\nAuth-Wait: 60\r\n\r\n").waitS, 60u);
+}
+
+TEST(ClassifyAuthError, HugeWaitDoesNotWrap) {
+  // An answer built elsewhere (the cache, a future parser) must not wrap either.
+  AuthHttpAnswer a;
+  a.kind = AuthHttpAnswer::Kind::Error;
+  a.errorText = "No";
+  a.waitS = 4294968;
+  EXPECT_EQ(classifyAuthError(a, "pop3").waitMs, kMaxAuthWaitS * 1000);
+  EXPECT_FALSE(classifyAuthError(a, "pop3").disconnect);
+}
+
 TEST(AuthHttpResponseParser, InvalidAnswers) {
   using K = AuthHttpAnswer::Kind;
   // 5xx is a service failure even with Auth-* headers.
@@ -103,6 +130,25 @@ TEST(AuthHttpResponseParser, OversizedHeadersAreRefused) {
   for (int i = 0; i < 1000; ++i) big += "X-Filler: 0123456789012345678901234567890123456789\r\n";
   AuthHttpAnswer a = whole(big);
   EXPECT_EQ(a.kind, AuthHttpAnswer::Kind::Invalid);
+}
+
+// Found by auth_http_response_fuzz: the 16 KiB header limit counted the bytes
+// of each feed() call, so a complete oversized header block arriving in one
+// read was accepted while the same bytes in smaller reads were refused. The
+// limit is on the header block itself, however it is split; a body after it
+// does not count.
+TEST(AuthHttpResponseParser, HeaderLimitDoesNotDependOnReadSizes) {
+  std::string big = "HTTP/1.0 200 OK\r\nAuth-Status: Nope\r\n";
+  while (big.size() < 17 * 1024) big += "X-Filler: 0123456789012345678901234567890123456789\r\n";
+  big += "\r\n";
+  EXPECT_EQ(whole(big).kind, AuthHttpAnswer::Kind::Invalid);
+  EXPECT_EQ(whole(big).httpStatus, 0u);  // as when refused before the status was known
+  EXPECT_EQ(byteAtATime(big).kind, AuthHttpAnswer::Kind::Invalid);
+
+  const std::string small = "HTTP/1.0 200 OK\r\nAuth-Status: Nope\r\nContent-Length: 40000\r\n\r\n";
+  const std::string body(40000, 'x');
+  EXPECT_EQ(whole(small + body).kind, AuthHttpAnswer::Kind::Error);
+  EXPECT_EQ(byteAtATime(small + body).kind, AuthHttpAnswer::Kind::Error);
 }
 
 TEST(AuthHttpResponseParser, LastRepeatedHeaderWinsAnd4xxIsNotJudged) {

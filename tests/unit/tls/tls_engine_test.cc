@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -282,28 +283,79 @@ TEST_F(TlsTest, InsecureSkipVerifyAcceptsSelfSigned) {
   EXPECT_NE(v.client->error().find("certificate verify failed"), std::string::npos) << v.client->error();
 }
 
+// ALPN is strict (ALPACA, RFC 7301 §3.2): a client that offers ALPN without
+// the listener's protocol gets no_application_protocol, never a session; a
+// client without ALPN is served.
 TEST_F(TlsTest, AlpnNegotiation) {
+  using P = ListenerProtocol;
   struct Case {
-    std::string offered;  // wire format
-    std::string expected;
+    std::string offered;                // wire format; "" = no ALPN extension
+    std::optional<P> listener;          // nullopt: the engine was not told
+    std::string expected;               // negotiated id; "-" = handshake refused
   } cases[] = {
-      {std::string("\x02h2\x04imap\x04pop3", 13), "imap"},
-      {std::string("\x04smtp", 5), "smtp"},
-      {std::string("\x02h2\x08http/1.1", 12), ""},  // no match: no ALPN, no failure
-      {"", ""},                                     // none offered
+      {std::string("\x02h2\x04imap\x04pop3", 13), P::Imap, "imap"},
+      {std::string("\x02h2\x04imap\x04pop3", 13), P::Pop3, "pop3"},
+      {std::string("\x04smtp", 5), P::Smtp, "smtp"},
+      {std::string("\x04smtp", 5), P::Imap, "-"},  // SMTP client on the IMAP port
+      {std::string("\x04imap", 5), P::Pop3, "-"},
+      {std::string("\x04pop3\x04imap", 10), P::Smtp, "-"},
+      {std::string("\x08http/1.1", 9), P::Imap, "-"},  // a browser (ALPACA)
+      {std::string("\x02h2\x08http/1.1", 12), P::Smtp, "-"},
+      {std::string("\x08http/1.1", 9), std::nullopt, "-"},
+      {std::string("\x04smtp", 5), std::nullopt, "smtp"},
+      {"", P::Imap, ""},  // none offered: served without ALPN
+      {"", std::nullopt, ""},
   };
   for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << "offered " << testing::PrintToString(c.offered) << " listener "
+                                    << (c.listener ? std::string(alpnProtocolId(*c.listener)) : "-"));
     auto ctx = verifyingClient();
     if (!c.offered.empty()) {
       ASSERT_EQ(SSL_CTX_set_alpn_protos(ctx->native(), reinterpret_cast<const uint8_t*>(c.offered.data()),
                                         c.offered.size()),
                 0);
     }
-    Wire w = connect(ctx, "mail.example.com");
+    Wire w;
+    w.server = TlsEngine::makeServer(server_, c.listener);
+    w.client = TlsEngine::makeClient(ctx, "mail.example.com");
+    ASSERT_TRUE(w.server && w.client);
     w.pump();
+    if (c.expected == "-") {
+      EXPECT_FALSE(w.serverOk);
+      EXPECT_FALSE(w.client->handshakeDone());
+      EXPECT_NE(w.client->error().find("peer sent alert: no application protocol"), std::string::npos)
+          << w.client->error();
+      continue;
+    }
     ASSERT_TRUE(w.ok()) << w.client->error() << " / " << w.server->error();
     EXPECT_EQ(w.server->alpn(), c.expected);
     EXPECT_EQ(w.client->alpn(), c.expected);
+  }
+}
+
+// TLS 1.2: the server's suite order wins over the client's (testssl.sh rates
+// a server without a cipher order HIGH). Whatever order the client lists our
+// suites in, the first suite of our list that it offers is chosen.
+TEST_F(TlsTest, Tls12ServerCipherPreference) {
+  const char* clientOrders[] = {
+      "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"
+      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256",
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305",
+  };
+  std::string first;  // what the server chose for the first order
+  for (const char* order : clientOrders) {
+    SCOPED_TRACE(order);
+    auto ctx = verifyingClient();
+    ASSERT_TRUE(SSL_CTX_set_max_proto_version(ctx->native(), TLS1_2_VERSION));
+    ASSERT_TRUE(SSL_CTX_set_strict_cipher_list(ctx->native(), order));
+    Wire w = connect(ctx, "mail.example.com");
+    w.pump();
+    ASSERT_TRUE(w.ok()) << w.client->error() << " / " << w.server->error();
+    EXPECT_EQ(w.server->version(), "TLSv1.2");
+    EXPECT_EQ(w.server->cipher().find("CHACHA20"), std::string::npos) << w.server->cipher();
+    EXPECT_NE(w.server->cipher().find("AES128-GCM"), std::string::npos) << w.server->cipher();
+    if (first.empty()) first = w.server->cipher();
+    EXPECT_EQ(w.server->cipher(), first);
   }
 }
 
