@@ -155,7 +155,7 @@ void ClientSession::beginProtocol(std::string_view early) {
   const ListenerConfig& l = *env_.listener;
   if (l.tls == TlsMode::Implicit) {
     phase_ = Phase::Handshake;
-    client_->startServerTls(env_.runtime->serverTls);
+    client_->startServerTls(env_.runtime->serverTls, env_.listener->protocol);
     // A balancer may send the ClientHello in the same segment as the header.
     if (!early.empty()) client_->receiveAgain(early);
     return;
@@ -290,7 +290,7 @@ void ClientSession::beginTls() {
     return;
   }
   startTlsUsed_ = true;
-  client_->startServerTls(env_.runtime->serverTls);
+  client_->startServerTls(env_.runtime->serverTls, env_.listener->protocol);
 }
 
 void ClientSession::authenticate(const Credentials& credentials) {

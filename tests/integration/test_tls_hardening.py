@@ -127,11 +127,6 @@ def test_alpn_own_protocol_and_none_are_served(mailgate, certs, listener):
     _assert_served(mailgate, certs, listener, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the TLS layer can tell each connection its listener's protocol "
-    "(Connection::startServerTls(ctx, protocol)), but ClientSession "
-    "(proxy/server/client_session.cc, not this branch's to edit) does not pass it "
-    "yet; until it does, any mail protocol's id is accepted on every listener"))
 @pytest.mark.parametrize("listener", sorted(LISTENERS))
 def test_alpn_other_mail_protocol_is_refused(mailgate, certs, listener):
     """e.g. "smtp" on the IMAP port: a cross-protocol attack between mail
