@@ -1,6 +1,6 @@
 #pragma once
 // One POP3 bridge session per (user, device) at a time in this process
-// (DESIGN §2.3: a second gets -ERR [IN-USE], RFC 2449 §8.1.2 / RFC 3206).
+// (docs/architecture.md §2.3: a second gets -ERR [IN-USE], RFC 2449 §8.1.2 / RFC 3206).
 // Process-wide and mutex-protected: every worker thread shares it.
 #include <mutex>
 #include <string>

@@ -177,7 +177,7 @@ void BridgeSession::handleCommand(std::string_view line) {
     }
     count("DELE", n != 0);
   } else if (name == "RSET") {
-    view_->resetDeletions();  // never clears \Seen marks (DESIGN §2.3)
+    view_->resetDeletions();  // never clears \Seen marks (docs/architecture.md §2.3)
     reply("+OK");
     count("RSET", true);
   } else if (name == "NOOP") {

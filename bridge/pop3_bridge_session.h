@@ -1,5 +1,5 @@
 #pragma once
-// The bridge (DESIGN §2.3): a non-destructive POP3 view of an IMAP mailbox.
+// The bridge (docs/architecture.md §2.3): a non-destructive POP3 view of an IMAP mailbox.
 // After the POP3 login machine has the client's credentials, a BridgeSession
 // logs in to the backend over IMAP, takes the snapshot, and then serves the
 // POP3 TRANSACTION state (RFC 1939 §5) itself; QUIT commits the session's

@@ -1,4 +1,4 @@
-// BridgeSession, part 1: from credentials to the snapshot (DESIGN §2.3).
+// BridgeSession, part 1: from credentials to the snapshot (docs/architecture.md §2.3).
 #include <chrono>
 
 #include "bridge/pop3_bridge_session.h"

@@ -1,5 +1,5 @@
 #pragma once
-// Turns the SELECT and UID FETCH answers into the session snapshot (DESIGN
+// Turns the SELECT and UID FETCH answers into the session snapshot (docs/architecture.md
 // §2.3): messages without this device's keyword, inside the max_age_days
 // window, in UID order, with RFC822.SIZE. Pure.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// The validated, immutable configuration (DESIGN §2.5). Produced by
+// The validated, immutable configuration (docs/configuration.md). Produced by
 // loadConfig(); shared between threads as shared_ptr<const Config> and
 // swapped as a whole on reload.
 #include <cstdint>

@@ -157,7 +157,7 @@ void checkListeners(LoadContext& ctx, const Config& config) {
       continue;
     }
     if (!facts.protocolOk) continue;
-    // The port each pool member must serve for this listener (DESIGN §2.5:
+    // The port each pool member must serve for this listener (docs/configuration.md:
     // a bridge reads the mailbox over IMAP).
     bool bridged = l.protocol == ListenerProtocol::Pop3 && l.bridge.has_value();
     const char* portKey = bridged ? "imap" : protocolName(l.protocol);

@@ -1,5 +1,5 @@
 #pragma once
-// Contract keys (DESIGN §2.5) that the loader accepts but whose feature is
+// Contract keys (docs/configuration.md) that the loader accepts but whose feature is
 // not built yet. Using one yields a warning, not an error, so operators' files
 // stay valid as features land. Shrink the table in unbuilt_features.cc as
 // features are implemented.

@@ -1,5 +1,5 @@
 #pragma once
-// The user map file of a `map` route (DESIGN §2.2), documented in
+// The user map file of a `map` route (docs/architecture.md §2.2), documented in
 // config/examples/README.md:
 //   {"users": {"alice@example.com": {"pool": "a"},
 //              "bob@example.com": {"host": "10.0.0.5", "imap": 143, "pop3": 110, "smtp": 587}}}

@@ -1,5 +1,5 @@
 #pragma once
-// What QUIT writes to the IMAP server (RFC 1939 §6 UPDATE state; DESIGN §2.3).
+// What QUIT writes to the IMAP server (RFC 1939 §6 UPDATE state; docs/architecture.md §2.3).
 // Pure: turns the session's marks into IMAP command lines (without tags).
 #include <cstddef>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Splits a POP3 login into the IMAP user and the device name (DESIGN §2.3):
+// Splits a POP3 login into the IMAP user and the device name (docs/architecture.md §2.3):
 // "alice@example.com" is device "default", "alice@example.com#phone" is
 // device "phone" (the separator comes from the route's bridge config).
 // Pure; no I/O.

@@ -10,7 +10,7 @@ namespace mailgate {
 
 std::optional<int64_t> parseImapDateTime(std::string_view text);
 
-// max_age_days (DESIGN §2.3): is a message received at `internalDate` inside
+// max_age_days (docs/architecture.md §2.3): is a message received at `internalDate` inside
 // the window of `days` days before `now`?
 inline bool withinAgeWindow(int64_t internalDate, int64_t now, uint32_t days) {
   return internalDate >= now - static_cast<int64_t>(days) * 86400;

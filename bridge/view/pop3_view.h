@@ -1,5 +1,5 @@
 #pragma once
-// The POP3 view of one mailbox for one session (RFC 1939; DESIGN §2.3): a
+// The POP3 view of one mailbox for one session (RFC 1939; docs/architecture.md §2.3): a
 // snapshot taken at login, numbered 1..n in UID order and fixed for the
 // session, plus the session's DELE and RETR marks. Pure; no I/O.
 #include <cstdint>
@@ -55,7 +55,7 @@ class Pop3View {
   // A FETCH found the message gone (RFC 9051 §7.5.1 EXPUNGE from another client).
   void markGone(size_t number);
   // RFC 1939 §5 RSET: unmarks every DELE. RETR marks stay: RSET never
-  // clears \Seen (DESIGN §2.3), and neither does it here.
+  // clears \Seen (docs/architecture.md §2.3), and neither does it here.
   void resetDeletions();
 
   std::vector<uint32_t> deletedUids() const;

@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide Prometheus metrics (DESIGN §2.4). Thread-safe: every worker
+// Process-wide Prometheus metrics (docs/architecture.md §2.4). Thread-safe: every worker
 // thread records into the same registry; prometheus-cpp counters are atomic.
 // Names and labels are a contract with dashboards/ and the alert rules.
 // No per-user labels, ever (cardinality).

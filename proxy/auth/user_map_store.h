@@ -1,6 +1,6 @@
 #pragma once
 // The user map of one `map` route, shared by every worker thread, reloaded
-// without a restart when the file changes (DESIGN §2.2).
+// without a restart when the file changes (docs/architecture.md §2.2).
 //
 // - current() hands out the live snapshot (shared_ptr<const UserMap>), swapped
 //   under a mutex: a lookup keeps the map it started with.

@@ -434,7 +434,7 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, std::
   uint32_t delayMs = 0;
   if (why == LoginFailure::BadCredentials) {
     // Failed logins are delayed, doubling per failure on this connection, so
-    // password guessing is slow (DESIGN §2.1).
+    // password guessing is slow (docs/architecture.md §2.1).
     const LimitsConfig& lim = env_.runtime->config->limits;
     ++authFailures_;
     uint64_t d = lim.authFailureDelayMs;

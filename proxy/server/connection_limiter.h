@@ -1,6 +1,6 @@
 #pragma once
 // Connection limits shared by all workers: in total and per client address
-// (DESIGN §2.1). Thread-safe.
+// (docs/architecture.md §2.1). Thread-safe.
 #include <cstdint>
 #include <mutex>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 // One immutable snapshot of everything built from a config: the config
 // itself, TLS contexts, the router. Sessions keep the snapshot they started
-// with, so a reload never changes a running session (DESIGN §2.4).
+// with, so a reload never changes a running session (docs/architecture.md §2.4).
 #include <map>
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The pre-authentication half of a client session (DESIGN §2.1): mailgate
+// The pre-authentication half of a client session (docs/architecture.md §2.1): mailgate
 // answers every command itself until the client has given credentials and the
 // backend has accepted them. Pure: bytes in, actions out through LoginSink.
 //

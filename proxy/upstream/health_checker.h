@@ -1,5 +1,5 @@
 #pragma once
-// Active health checks of every pool member (DESIGN §2.2), on an event loop
+// Active health checks of every pool member (docs/architecture.md §2.2), on an event loop
 // of its own thread, so a slow or black-holed backend never delays a client
 // session. Results go to PoolHealth (and from there to mailgate_backend_up).
 //

@@ -1,5 +1,5 @@
 #pragma once
-// One active health check of one pool member (DESIGN §2.2): connect, TLS
+// One active health check of one pool member (docs/architecture.md §2.2): connect, TLS
 // first for implicit-TLS pools, a PROXY v2 LOCAL header first for proxy-v2
 // pools (a haproxy listener drops connections without one), then read the
 // greeting line and judge it. Reports exactly once, unless destroyed first.

@@ -1,5 +1,5 @@
 #pragma once
-// Logs in to an IMAP backend on the client's behalf (DESIGN §2.1): greeting,
+// Logs in to an IMAP backend on the client's behalf (docs/architecture.md §2.1): greeting,
 // optional STARTTLS (RFC 9051 §6.2.1), optional ID with the client's address
 // (RFC 2971), then AUTHENTICATE (RFC 9051 §6.2.2, RFC 4959 SASL-IR) or LOGIN.
 // Pure: see backend_login.h.

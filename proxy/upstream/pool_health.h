@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide health table of pool members (DESIGN §2.2): one entry per
+// Process-wide health table of pool members (docs/architecture.md §2.2): one entry per
 // (pool, "host:port"). Written by the active checker (HealthChecker) and by
 // BackendConnector's passive marking (a connect failure marks a member down
 // at once, so the next user does not wait for the same timeout); read by

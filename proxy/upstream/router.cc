@@ -81,7 +81,7 @@ std::vector<BackendTarget> Router::poolCandidates(const std::string& poolName, c
   // same next one. Down members stay on the list as a last resort (the table
   // may be a second behind a recovery) — unless all are down: then the
   // client gets the protocol's temporary error at once instead of waiting
-  // for connects that are known to fail (DESIGN §2.2).
+  // for connects that are known to fail (docs/architecture.md §2.2).
   const PoolHealth& health = PoolHealth::instance();
   auto firstDown = std::stable_partition(out.begin(), out.end(), [&](const BackendTarget& t) {
     return health.isUp(t.pool, t.label());

@@ -1,6 +1,6 @@
 #pragma once
 // Turns (listener, user, client IP) into an ordered list of backends to try
-// (DESIGN §2.2). Asynchronous by contract: lookups that need I/O (the HTTP
+// (docs/architecture.md §2.2). Asynchronous by contract: lookups that need I/O (the HTTP
 // auth service) answer later on the same loop; the callback never runs on
 // the caller's stack.
 #include <uv.h>

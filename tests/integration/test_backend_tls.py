@@ -1,4 +1,4 @@
-"""TLS from mailgate to the backend, per pool (DESIGN §2.5 `tls`, `ca_file`,
+"""TLS from mailgate to the backend, per pool (docs/configuration.md `tls`, `ca_file`,
 `insecure_skip_verify`, `tls_server_name`), in proxy mode for IMAP, POP3 and
 SMTP against a Dovecot with ssl = yes.
 

@@ -1,4 +1,4 @@
-"""The POP3 bridge (DESIGN §2.3) against a real Dovecot, with Dovecot's own
+"""The POP3 bridge (docs/architecture.md §2.3) against a real Dovecot, with Dovecot's own
 POP3 as the oracle for bytes and a second, direct IMAP client (imaplib) on the
 same mailbox to check what the bridge did (or did not) write.
 

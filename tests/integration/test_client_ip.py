@@ -1,4 +1,4 @@
-"""The client's address reaches the backend, per pool `client_ip` (DESIGN
+"""The client's address reaches the backend, per pool `client_ip` (docs/architecture.md
 §2.1): IMAP ID x-originating-ip, POP3/SMTP XCLIENT, or a PROXY v2 header in
 front of every protocol (Dovecot haproxy listeners). Dovecot's login line
 `rip=` is the oracle; clients connect from 127.0.0.5 so that a proxy which

@@ -1,4 +1,4 @@
-"""SIGTERM drain (DESIGN §2.4): stop accepting at once, /readyz 503 while
+"""SIGTERM drain (docs/architecture.md §2.4): stop accepting at once, /readyz 503 while
 /healthz stays 200 until exit, sessions may finish on their own up to
 drain_timeout_s, then the rest get a protocol goodbye (* BYE, -ERR, 421) and
 are closed; the process exits 0. A second SIGTERM ends the wait."""

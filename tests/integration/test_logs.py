@@ -1,4 +1,4 @@
-"""Structured logs (DESIGN §2.4): one line per event, logfmt by default or JSON
+"""Structured logs (docs/architecture.md §2.4): one line per event, logfmt by default or JSON
 (logging.format), every event of a session carrying its session id, and
 between them the listener, client address, user, backend, result and duration.
 Never a password or token, whatever the mechanism and whether the login

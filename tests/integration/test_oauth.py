@@ -1,4 +1,4 @@
-"""OAuth logins end to end (DESIGN §2.1: XOAUTH2/OAUTHBEARER passed through).
+"""OAuth logins end to end (docs/architecture.md §2.1: XOAUTH2/OAUTHBEARER passed through).
 
 A second Dovecot validates tokens with its `oauth2` passdb against a small
 tokeninfo server in this module (Dovecot 2.3: `tokeninfo_url` + token, the

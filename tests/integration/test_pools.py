@@ -1,4 +1,4 @@
-"""Pools with two real Dovecot members (DESIGN §2.2): users spread by
+"""Pools with two real Dovecot members (docs/architecture.md §2.2): users spread by
 consistent hashing and stay put; a stopped member's users fail over to the
 other one (passively at once, or by the active check), mailgate_backend_up
 follows, and a restarted member takes its users back. A black-holed member

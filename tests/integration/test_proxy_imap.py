@@ -1,4 +1,4 @@
-"""IMAP proxy mode (DESIGN §2.1) with real clients: imaplib and raw sockets."""
+"""IMAP proxy mode (docs/architecture.md §2.1) with real clients: imaplib and raw sockets."""
 import hashlib
 import imaplib
 import threading

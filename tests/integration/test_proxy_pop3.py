@@ -1,4 +1,4 @@
-"""POP3 proxy mode (DESIGN §2.1): pop3s and pop3 + STLS relayed to Dovecot's POP3."""
+"""POP3 proxy mode (docs/architecture.md §2.1): pop3s and pop3 + STLS relayed to Dovecot's POP3."""
 import poplib
 
 import pytest

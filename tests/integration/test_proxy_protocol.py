@@ -1,4 +1,4 @@
-"""PROXY protocol v1/v2 on listeners with `proxy_protocol: true` (DESIGN §2.5).
+"""PROXY protocol v1/v2 on listeners with `proxy_protocol: true` (docs/configuration.md).
 
 The test plays the load balancer: it sends the header itself, then a real
 client speaks on the same socket. The oracle is Dovecot's own login line:

@@ -1,4 +1,4 @@
-"""SMTP submission proxy mode (DESIGN §2.1): submissions and submission + STARTTLS,
+"""SMTP submission proxy mode (docs/architecture.md §2.1): submissions and submission + STARTTLS,
 relayed to Dovecot's submission service, which relays to the test sink."""
 import base64
 import smtplib

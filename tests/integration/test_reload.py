@@ -1,4 +1,4 @@
-"""SIGHUP reload (DESIGN §2.4): config and certificates are re-read; a bad
+"""SIGHUP reload (docs/architecture.md §2.4): config and certificates are re-read; a bad
 config keeps the running one; listeners open, close and move; new sessions use
 the new config while running sessions are never dropped (an IMAP IDLE session
 across many reloads, a multi-MB POP3 RETR in flight across a reload)."""

@@ -1,4 +1,4 @@
-"""Routing lookups (DESIGN §2.2): `http` routes speaking nginx's auth_http
+"""Routing lookups (docs/architecture.md §2.2): `http` routes speaking nginx's auth_http
 protocol against a real HTTP service, and `map` routes with a user map file
 that changes while mailgate runs. Real Dovecot behind, real stdlib clients."""
 import http.server

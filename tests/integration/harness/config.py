@@ -1,4 +1,4 @@
-"""Build mailgate config dicts (DESIGN §2.5) for tests.
+"""Build mailgate config dicts (docs/configuration.md) for tests.
 
     cfg = default_config(dovecot, certs)        # certs: harness.certs.Certs or a dir
     cfg["listeners"]  -> all seven listeners on free loopback ports:
