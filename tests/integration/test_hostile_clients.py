@@ -32,6 +32,15 @@ BRIDGE_MESSAGES = 3000
 BRIDGE_UIDLS = 500  # each answer lists all BRIDGE_MESSAGES
 
 
+def hostile_gate(cfg, *names):
+    """Only these listeners, and the pre-login command budget at its maximum:
+    these tests show that the output-queue watermarks bound memory, which the
+    budget (limits.max_prelogin_commands, tested in test_prelogin_limits.py)
+    would otherwise hide by closing the connection first."""
+    cfg["limits"]["max_prelogin_commands"] = 100000
+    return only_listeners(cfg, *names)
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -206,7 +215,7 @@ PRELOGIN = [
 
 @pytest.mark.parametrize("name,tls,command", PRELOGIN, ids=[p[0] for p in PRELOGIN])
 def test_prelogin_pipeline_without_reading_is_bounded(mailgate_factory, certs, name, tls, command):
-    mg = mailgate_factory(modify=lambda cfg: only_listeners(cfg, "imaps", name))
+    mg = mailgate_factory(modify=lambda cfg: hostile_gate(cfg, "imaps", name))
 
     def connect_hostiles():
         return [HostileClient(mg, name, certs, tls) for _ in range(HOSTILE_CONNECTIONS)]
@@ -227,7 +236,7 @@ def test_bridge_pipelined_uidl_without_reading_is_bounded(mailgate_factory, dove
     body = b"".join(b"line %d of a small message\r\n" % i for i in range(4))
     user, password = new_user(
         [b"From: a@example.org\r\nSubject: m%d\r\n\r\n" % i + body for i in range(BRIDGE_MESSAGES)])
-    mg = mailgate_factory(modify=lambda cfg: only_listeners(cfg, "imaps", BRIDGE))
+    mg = mailgate_factory(modify=lambda cfg: hostile_gate(cfg, "imaps", BRIDGE))
 
     def bridge_login(device):
         h = HostileClient(mg, BRIDGE, certs, True)
@@ -267,7 +276,7 @@ def test_relay_pipeline_without_reading_is_bounded(mailgate_factory, certs, new_
     the client is read while the client's queue is full, and the client is
     not read while the backend's is."""
     user, password = new_user([b"Subject: relay\r\n\r\nhello\r\n"])
-    mg = mailgate_factory(modify=lambda cfg: only_listeners(cfg, "imaps", name))
+    mg = mailgate_factory(modify=lambda cfg: hostile_gate(cfg, "imaps", name))
 
     def login():
         h = HostileClient(mg, name, certs, True)
@@ -306,7 +315,7 @@ def test_starttls_behind_a_held_pipeline_still_discards_injection(mailgate_facto
     while the client did not read) still drops the plaintext pipelined
     behind it (RFC 2595 §3.1): nothing of it is answered after the upgrade."""
     from harness.clients import RawClient
-    mg = mailgate_factory(modify=lambda cfg: only_listeners(cfg, "imap-starttls"))
+    mg = mailgate_factory(modify=lambda cfg: hostile_gate(cfg, "imap-starttls"))
     c = RawClient.connect(mg, "imap-starttls")
     assert c.readline().startswith(b"* OK")
     count = 30000
