@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.util import sanitizer_build
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "mailgate"
 DASHBOARD = ROOT / "dashboards" / "mailgate.json"
@@ -792,7 +794,7 @@ def _deps_closure(pkgs):
     return seen
 
 
-@pytest.mark.skipif(os.environ.get("MAILGATE_SANITIZER", "0") not in ("", "0"),
+@pytest.mark.skipif(sanitizer_build(),
                     reason="a sanitizer build also links libasan/libubsan, which no release image carries")
 def test_runtime_stage_provides_every_shared_library_of_the_binary():
     """Every library `ldd build/mailgate` resolves comes from a package the runtime

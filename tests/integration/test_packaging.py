@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.util import sanitizer_build
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -95,7 +97,7 @@ def test_man_page_is_installed_when_present(tmp_path):
     assert (prefix / "share" / "man" / "man8" / "mailgate.8").read_text() == page.read_text()
 
 
-@pytest.mark.skipif(os.environ.get("MAILGATE_SANITIZER", "0") not in ("", "0"),
+@pytest.mark.skipif(sanitizer_build(),
                     reason="a sanitizer build links libasan/libubsan, which no release package depends on")
 def test_debian_package_installs_and_runs(tmp_path):
     build = _build_dir()
