@@ -51,6 +51,27 @@ inline void expandRecords(std::string_view in, std::string& out) {
 }
 
 // A BackendSink that also counts the backend's bytes since our last command.
+// The login parameters both reply targets derive from the input's first
+// byte: bit 0 STARTTLS, bit 1 XCLIENT, bits 2-3 the mechanism, bit 5 a long
+// secret of `longSecret` bytes, bit 6 (when `ipv6Client`) an IPv6 client.
+inline BackendLoginParams paramsFromFlags(Protocol protocol, uint8_t flags, size_t longSecret,
+                                          bool ipv6Client) {
+  BackendLoginParams params;
+  params.protocol = protocol;
+  params.tls = (flags & 1) ? BackendTls::StartTls : BackendTls::None;
+  params.clientIp = (flags & 2) ? ClientIpForwarding::XClient : ClientIpForwarding::None;
+  switch ((flags >> 2) & 3) {
+    case 1: params.credentials.mechanism = Credentials::Mechanism::XOAuth2; break;
+    case 2: params.credentials.mechanism = Credentials::Mechanism::OAuthBearer; break;
+    default: break;
+  }
+  params.credentials.user = "alice";
+  params.credentials.secret = (flags & 32) ? std::string(longSecret, 's') : "secret";
+  params.clientAddress = (ipv6Client && (flags & 64)) ? "2001:db8::7" : "192.0.2.7";
+  params.clientPort = 50000;
+  return params;
+}
+
 struct CountingBackendSink : BackendSink {
   size_t sinceCommand = 0;
   size_t linesSinceCommand = 0;

@@ -19,19 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t flags = data[0];
   static std::string stream;
   mailgate::fuzz::expandRecords(std::string_view(reinterpret_cast<const char*>(data + 2), size - 2), stream);
-  mailgate::BackendLoginParams params;
-  params.protocol = mailgate::Protocol::Smtp;
-  params.tls = (flags & 1) ? mailgate::BackendTls::StartTls : mailgate::BackendTls::None;
-  params.clientIp = (flags & 2) ? mailgate::ClientIpForwarding::XClient : mailgate::ClientIpForwarding::None;
-  switch ((flags >> 2) & 3) {
-    case 1: params.credentials.mechanism = mailgate::Credentials::Mechanism::XOAuth2; break;
-    case 2: params.credentials.mechanism = mailgate::Credentials::Mechanism::OAuthBearer; break;
-    default: break;
-  }
-  params.credentials.user = "alice";
-  params.credentials.secret = (flags & 32) ? std::string(600, 's') : "secret";
-  params.clientAddress = (flags & 64) ? "2001:db8::7" : "192.0.2.7";
-  params.clientPort = 50000;
+  const mailgate::BackendLoginParams params =
+      mailgate::fuzz::paramsFromFlags(mailgate::Protocol::Smtp, flags, 600, true);
   mailgate::fuzz::CountingBackendSink sink;
   sink.isLoginCommand = [](std::string_view b) { return b.substr(0, 5) == "AUTH "; };
   sink.oneLinePerSend = true;
