@@ -6,6 +6,7 @@
 
 #include "proxy/admin/log.h"
 #include "proxy/admin/metrics.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 namespace {
@@ -17,13 +18,6 @@ constexpr size_t kMaxPipelinedBytes = 64 * 1024;    // then stop reading the cli
 constexpr std::string_view kCapa =
     "+OK\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
     "IMPLEMENTATION mailgate-bridge\r\n.\r\n";
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
 
 }  // namespace
 
@@ -151,7 +145,7 @@ void BridgeSession::processInput() {
 
 void BridgeSession::handleCommand(std::string_view line) {
   const size_t sp = line.find(' ');
-  const std::string name = upper(line.substr(0, sp));
+  const std::string name = asciiUpper(line.substr(0, sp));
   std::string_view args = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
   while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
 

@@ -32,8 +32,8 @@
 #include "proxy/codec/line_framer.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/timer.h"
-#include "proxy/session/credentials.h"
-#include "proxy/session/login_machine.h"
+#include "proxy/mail/credentials.h"
+#include "proxy/mail/login_failure.h"
 
 namespace mailgate {
 

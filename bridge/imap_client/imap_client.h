@@ -33,7 +33,7 @@
 #include "config/config.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/timer.h"
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
 
 namespace mailgate {
 

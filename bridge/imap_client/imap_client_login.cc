@@ -1,7 +1,7 @@
 // ImapClient, part 2: logging in and identifying the client (RFC 9051 §6.2,
 // RFC 4959 SASL-IR, RFC 4616 PLAIN, RFC 2971 ID).
 #include "bridge/imap_client/imap_client.h"
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 namespace mailgate {
 namespace {
@@ -55,7 +55,7 @@ void ImapClient::login(const Credentials& c, Done done) {
   }
   const bool saslIr = hasCapability("SASL-IR");  // RFC 4959
   auto authenticate = [&](const char* mech, std::string raw) {
-    std::string b64 = sasl::base64Encode(raw);
+    std::string b64 = base64Encode(raw);
     if (b64.empty()) b64 = "=";  // RFC 4959 §3: empty initial response
     Hooks hooks;
     if (saslIr) {

@@ -4,7 +4,7 @@
 // response rebuilt when the service rewrites the user or token.
 #include <string>
 
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
 
 namespace mailgate {
 

@@ -4,7 +4,8 @@
 #include <array>
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
@@ -32,14 +33,6 @@ constexpr size_t kMinPipelineCap = 256 * 1024;
 constexpr size_t kMaxIdCommandBytes = 64 * 1024;
 constexpr size_t kMaxIdTokens = 8192;
 constexpr size_t kMaxTokens = 64;  // any other command (ImapArgumentReader's default)
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
 
 // Text we put on a response line must not end it early.
 std::string oneLine(std::string_view s) {
@@ -199,7 +192,7 @@ void ImapLoginMachine::onCommandStart(const std::string& line) {
     if (line.size() > policy_.maxLineBytes) return bad("[TOOBIG] Command line too long", "line_too_long");
     return bad("Invalid command name", "bad_command");
   }
-  command_ = upper(name);
+  command_ = asciiUpper(name);
   if (line.size() > commandLimit()) {
     resetCommand();
     return bad("[TOOBIG] Command line too long", "line_too_long");
@@ -349,14 +342,14 @@ void ImapLoginMachine::handleAuthenticate() {
     tagged("NO", "[PRIVACYREQUIRED] Authentication disallowed on non-secure connection.");
     return countBad("plaintext_refused");
   }
-  if (!startSasl(upper(t[0].value))) {
+  if (!startSasl(asciiUpper(t[0].value))) {
     tagged("NO", "Unsupported authentication mechanism.");
     return countBad("bad_command");
   }
   if (t.size() == 2) {
     // RFC 4959 §3: SASL-IR; "=" is an empty initial response.
     const std::string& ir = t[1].value;
-    auto decoded = ir == "=" ? std::optional<std::string>(std::string()) : sasl::base64Decode(ir);
+    auto decoded = ir == "=" ? std::optional<std::string>(std::string()) : base64Decode(ir);
     if (!decoded) return bad("Invalid base64 data", "bad_base64");
     return saslInput(*decoded);
   }
@@ -381,7 +374,7 @@ void ImapLoginMachine::onSaslResponse(const std::string& line) {
     saslUser_.clear();
     return bad("Authentication cancelled", "auth_cancelled");
   }
-  auto decoded = sasl::base64Decode(line);
+  auto decoded = base64Decode(line);
   if (!decoded) {
     saslUser_.clear();
     return bad("Invalid base64 data", "bad_base64");
@@ -457,7 +450,7 @@ void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text) { lo
 
 void ImapLoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::WaitingLogin) return;
-  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+  if (oauthLogin_ && !oauthChallenge.empty() && base64Decode(oauthChallenge)) {
     // RFC 7628 §3.2.2: the error goes to the client as a continuation it
     // answers before the tagged NO (RFC 9051 §6.2.2 framing).
     pendingFailure_ = why;

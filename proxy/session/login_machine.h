@@ -19,7 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
+#include "proxy/mail/login_failure.h"
 
 namespace mailgate {
 
@@ -41,12 +42,6 @@ struct LoginPolicy {
   // SMTP EHLO keywords advertised before AUTH (the backend's own are not
   // known yet); STARTTLS and AUTH are added by the machine as appropriate.
   std::string smtpExtensions = "PIPELINING\r\n8BITMIME\r\nENHANCEDSTATUSCODES\r\nSIZE 52428800\r\nSMTPUTF8";
-};
-
-enum class LoginFailure {
-  BadCredentials,  // the backend (or lookup) said no: the client may retry
-  Temporary,       // backend unreachable / timed out / lookup down
-  Refused,         // policy refused the login permanently (e.g. lookup said no, with text)
 };
 
 class LoginSink {

@@ -5,17 +5,12 @@
 #include <optional>
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Backend or configuration text must not be able to inject a second response
 // line (or a NUL) into what we send the client.
@@ -77,7 +72,7 @@ void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text) { lo
 
 void Pop3LoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::BackendWait) return;
-  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+  if (oauthLogin_ && !oauthChallenge.empty() && base64Decode(oauthChallenge)) {
     // RFC 7628 §3.2.2 with RFC 5034 §4 framing: "+ <challenge>", the
     // client's answer, then the -ERR.
     pendingFailure_ = why;
@@ -155,7 +150,7 @@ void Pop3LoginMachine::handleCommand(const std::string& line) {
   // RFC 1939 §3: keyword, then arguments separated by single spaces;
   // keywords are case-insensitive.
   const size_t sp = line.find(' ');
-  const std::string cmd = upper(std::string_view(line).substr(0, sp));
+  const std::string cmd = asciiUpper(std::string_view(line).substr(0, sp));
   const std::string_view arg =
       sp == std::string::npos ? std::string_view() : std::string_view(line).substr(sp + 1);
   if (++commands_ > policy_.maxPreLoginCommands) {

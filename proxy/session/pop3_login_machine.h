@@ -11,7 +11,7 @@
 
 #include "proxy/codec/line_framer.h"
 #include "proxy/session/login_machine.h"
-#include "proxy/session/sasl_exchange.h"
+#include "proxy/mail/sasl_exchange.h"
 
 namespace mailgate {
 

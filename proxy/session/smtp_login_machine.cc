@@ -6,17 +6,12 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string oneLine(std::string_view text) {
   std::string out(text);
@@ -95,7 +90,7 @@ void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text) { lo
 
 void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
   if (state_ != State::BackendWait) return;
-  if (oauthLogin_ && !oauthChallenge.empty() && sasl::base64Decode(oauthChallenge)) {
+  if (oauthLogin_ && !oauthChallenge.empty() && base64Decode(oauthChallenge)) {
     // RFC 7628 §3.2.2 with RFC 4954 §4 framing: "334 <challenge>", the
     // client's answer, then the 535.
     pendingFailure_ = why;
@@ -163,7 +158,7 @@ void SmtpLoginMachine::process() {
 void SmtpLoginMachine::handleCommand(const std::string& line) {
   // RFC 5321 §2.4: verbs are case-insensitive.
   const size_t sp = line.find(' ');
-  const std::string cmd = upper(std::string_view(line).substr(0, sp));
+  const std::string cmd = asciiUpper(std::string_view(line).substr(0, sp));
   const std::string_view arg =
       sp == std::string::npos ? std::string_view() : std::string_view(line).substr(sp + 1);
   if (++commands_ > policy_.maxPreLoginCommands) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
 
 namespace mailgate {
 

@@ -3,15 +3,10 @@
 #include <cctype>
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate::backend {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string excerpt(std::string_view line) { return std::string(line.substr(0, 160)); }
 
@@ -24,7 +19,7 @@ bool isSafeAddress(std::string_view address) {
 }
 
 AuthCommand authCommand(std::string_view mechanism, std::string_view rawResponse, size_t maxLine) {
-  std::string b64 = sasl::base64Encode(rawResponse);
+  std::string b64 = base64Encode(rawResponse);
   if (b64.empty()) b64 = "=";  // RFC 4954 §4, RFC 5034 §4: "=" is an empty initial response
   AuthCommand out;
   out.line = "AUTH " + std::string(mechanism);

@@ -6,9 +6,6 @@
 
 namespace mailgate::backend {
 
-// ASCII upper-case, for keywords in CAPA and EHLO lists.
-std::string upper(std::string_view s);
-
 // Backend lines quoted in a result are cut short: they end up in logs.
 std::string excerpt(std::string_view line);
 

@@ -2,19 +2,12 @@
 
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
 
 // Splits off the first space-separated word.
 std::string_view firstWord(std::string_view s, std::string_view& rest) {
@@ -28,7 +21,7 @@ std::string_view firstWord(std::string_view s, std::string_view& rest) {
 }
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && upper(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && asciiUpper(s.substr(0, prefix.size())) == prefix;
 }
 
 // Values we put inside ID's quoted strings come from the network or config;
@@ -145,7 +138,7 @@ void ImapBackendLogin::onLine(std::string_view line) {
     std::string_view rest;
     const std::string_view tag = firstWord(line, rest);
     std::string_view text;
-    const std::string status = upper(firstWord(rest, text));
+    const std::string status = asciiUpper(firstWord(rest, text));
     if (tag != tag_ || (status != "OK" && status != "NO" && status != "BAD")) {
       return finish(BackendLoginResult::Kind::ProtocolError, "unexpected backend response: " + printable(line.substr(0, 200)));
     }
@@ -175,7 +168,7 @@ void ImapBackendLogin::onGreeting(std::string_view line) {
   std::string_view rest;
   const std::string_view star = firstWord(line, rest);
   std::string_view text;
-  const std::string status = upper(firstWord(rest, text));
+  const std::string status = asciiUpper(firstWord(rest, text));
   if (star != "*") {
     return finish(BackendLoginResult::Kind::ProtocolError, "bad backend greeting: " + printable(line.substr(0, 200)));
   }
@@ -194,7 +187,7 @@ void ImapBackendLogin::onGreeting(std::string_view line) {
 
 void ImapBackendLogin::onUntagged(std::string_view rest) {
   std::string_view tail;
-  const std::string word = upper(firstWord(rest, tail));
+  const std::string word = asciiUpper(firstWord(rest, tail));
   if (word == "CAPABILITY") {
     parseCapabilityList(tail);
   } else if (word == "OK") {
@@ -218,9 +211,9 @@ void ImapBackendLogin::onContinuation(std::string_view rest) {
     // The challenge goes to the client as sent (LoginMachine::loginFailed);
     // one that is not base64 is not passed on.
     oauthAnswered_ = true;
-    if (sasl::base64Decode(rest)) oauthChallenge_ = std::string(rest);
+    if (base64Decode(rest)) oauthChallenge_ = std::string(rest);
     const bool xoauth2 = params_.credentials.mechanism == Credentials::Mechanism::XOAuth2;
-    sink_.sendToBackend(xoauth2 ? "\r\n" : sasl::base64Encode("\x01") + "\r\n");
+    sink_.sendToBackend(xoauth2 ? "\r\n" : base64Encode("\x01") + "\r\n");
     return;
   }
   finish(BackendLoginResult::Kind::ProtocolError, "unexpected continuation request from backend");
@@ -250,7 +243,7 @@ void ImapBackendLogin::onTagged(std::string_view status, std::string_view text) 
     case State::Login: {
       if (status == "OK") return finish(Kind::Ok, std::string(text));
       if (status == "BAD") return finish(Kind::ProtocolError, "backend rejected login syntax: " + printable(text));
-      const std::string u = upper(text);
+      const std::string u = asciiUpper(text);
       const bool temporary = u.find("[UNAVAILABLE]") != std::string::npos ||
                              u.find("[SERVERBUG]") != std::string::npos ||
                              u.find("[LIMIT]") != std::string::npos || u.find("TEMPORAR") != std::string::npos;
@@ -309,7 +302,7 @@ void ImapBackendLogin::startLogin() {
       return finish(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Backend does not support AUTHENTICATE " + mech);
     }
     oauth_ = true;
-    const std::string b64 = sasl::base64Encode(c.secret);
+    const std::string b64 = base64Encode(c.secret);
     if (saslIr) return sendCommand("AUTHENTICATE " + mech + " " + b64, State::Login);
     chunks_.push_back(b64 + "\r\n");
     return sendCommand("AUTHENTICATE " + mech, State::Login);
@@ -320,7 +313,7 @@ void ImapBackendLogin::startLogin() {
   }
   if (hasCap("AUTH=PLAIN")) {
     // PLAIN carries any octet, so no quoting questions arise.
-    const std::string b64 = sasl::base64Encode(sasl::encodePlain(c));
+    const std::string b64 = base64Encode(sasl::encodePlain(c));
     if (saslIr) return sendCommand("AUTHENTICATE PLAIN " + b64, State::Login);
     chunks_.push_back(b64 + "\r\n");
     return sendCommand("AUTHENTICATE PLAIN", State::Login);
@@ -374,7 +367,7 @@ void ImapBackendLogin::parseCapabilityList(std::string_view list) {
   while (!list.empty()) {
     std::string_view rest;
     const std::string_view word = firstWord(list, rest);
-    if (!word.empty()) caps_.insert(upper(word));
+    if (!word.empty()) caps_.insert(asciiUpper(word));
     list = rest;
   }
   capsKnown_ = true;

@@ -2,15 +2,15 @@
 
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "proxy/upstream/backend_login_util.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
 
 using backend::excerpt;
-using backend::upper;
 
 // A backend line longer than this is not a POP3 status or CAPA line.
 constexpr size_t kMaxBackendLine = 64 * 1024;
@@ -90,7 +90,7 @@ void Pop3BackendLogin::handleLine(const std::string& line) {
       if (!capaBudget_.addLine(line.size())) return finish(Kind::ProtocolError, "backend CAPA list too long");
       std::string_view item = line;
       if (startsWith(item, "..")) item.remove_prefix(1);  // RFC 1939 §3 byte-stuffing
-      const std::string u = upper(item);
+      const std::string u = asciiUpper(item);
       const size_t sp = u.find(' ');
       const std::string keyword = u.substr(0, sp);
       capa_.insert(keyword);
@@ -193,14 +193,14 @@ void Pop3BackendLogin::finalAnswer(const std::string& line) {
   if (!isErr(line)) return finish(Kind::ProtocolError, "unexpected login answer: " + excerpt(line));
   std::string text = textAfter(line, "-ERR");
   // RFC 3206 §4/§5 and RFC 2449 §8.1.2: SYS/TEMP and IN-USE are worth retrying.
-  const std::string u = upper(text);
+  const std::string u = asciiUpper(text);
   if (startsWith(u, "[SYS/TEMP]") || startsWith(u, "[IN-USE]")) return finish(Kind::Temporary, std::move(text));
   finish(Kind::AuthFailed, std::move(text));
 }
 
 void Pop3BackendLogin::keepOAuthChallenge(std::string_view challenge) {
   if (params_.credentials.mechanism == Credentials::Mechanism::Password || !oauthChallenge_.empty()) return;
-  if (sasl::base64Decode(challenge)) oauthChallenge_ = std::string(challenge);
+  if (base64Decode(challenge)) oauthChallenge_ = std::string(challenge);
 }
 
 void Pop3BackendLogin::send(std::string_view line) { sink_.sendToBackend(std::string(line) + "\r\n"); }

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
 #include "proxy/upstream/backend_target.h"
 
 namespace mailgate {

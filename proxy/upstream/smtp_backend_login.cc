@@ -2,15 +2,15 @@
 
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "proxy/upstream/backend_login_util.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
 
 using backend::excerpt;
-using backend::upper;
 
 // A backend line longer than this is not an SMTP reply line.
 constexpr size_t kMaxBackendLine = 64 * 1024;
@@ -110,7 +110,7 @@ void SmtpBackendLogin::handleReply() {
       xclientAttrs_.clear();
       // The first line is the server's name; each further line one keyword.
       for (size_t i = 1; i < reply_.lines.size(); ++i) {
-        auto w = words(upper(reply_.lines[i]));
+        auto w = words(asciiUpper(reply_.lines[i]));
         if (w.empty()) continue;
         ehlo_.insert(w[0]);
         if (w[0] == "AUTH") authMechs_.insert(w.begin() + 1, w.end());
@@ -144,7 +144,7 @@ void SmtpBackendLogin::handleReply() {
         // client's login machine to replay.
         if (++challenges_ > 2) return finish(Kind::ProtocolError, "unexpected SASL challenge");
         if (params_.credentials.mechanism != Credentials::Mechanism::Password && oauthChallenge_.empty() &&
-            reply_.lines.size() == 1 && sasl::base64Decode(last)) {
+            reply_.lines.size() == 1 && base64Decode(last)) {
           oauthChallenge_ = last;
         }
         return send("");
@@ -200,7 +200,7 @@ void SmtpBackendLogin::auth() {
     } else if (authMechs_.count("LOGIN") && c.authzid.empty()) {
       // RFC-less but universal: username, then password, each after a 334.
       state_ = State::Auth;
-      pendingResponses_ = {sasl::base64Encode(c.user), sasl::base64Encode(c.secret)};
+      pendingResponses_ = {base64Encode(c.user), base64Encode(c.secret)};
       return send("AUTH LOGIN");
     } else {
       return finish(Kind::ProtocolError, "backend offers no usable AUTH mechanism");

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 namespace mailgate {
 namespace {
@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(Splits, ImapBackend, ::testing::Values(Split::Whole, Sp
 TEST_P(ImapBackend, DovecotPlainWithSaslIr) {
   make();
   EXPECT_EQ(sink.take(), "");  // waits for the greeting
-  EXPECT_EQ(run(kDovecotGreeting), "M1 AUTHENTICATE PLAIN " + sasl::base64Encode("\0alice\0secret"s) + "\r\n");
+  EXPECT_EQ(run(kDovecotGreeting), "M1 AUTHENTICATE PLAIN " + base64Encode("\0alice\0secret"s) + "\r\n");
   EXPECT_EQ(sink.results, 0);
   run("M1 OK [CAPABILITY IMAP4rev1 IDLE MOVE] Logged in\r\n* 3 EXISTS\r\n");
   expectResult(Kind::Ok, "[CAPABILITY IMAP4rev1 IDLE MOVE] Logged in");
@@ -74,7 +74,7 @@ TEST_P(ImapBackend, DovecotPlainWithSaslIr) {
 TEST_P(ImapBackend, PlainWithoutSaslIrUsesContinuation) {
   make();
   EXPECT_EQ(run("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"), "M1 AUTHENTICATE PLAIN\r\n");
-  EXPECT_EQ(run("+ \r\n"), sasl::base64Encode("\0alice\0secret"s) + "\r\n");
+  EXPECT_EQ(run("+ \r\n"), base64Encode("\0alice\0secret"s) + "\r\n");
   EXPECT_EQ(run("+ \r\n"), "");
   expectResult(Kind::ProtocolError, "unexpected continuation request from backend");
 }
@@ -228,7 +228,7 @@ TEST_P(ImapBackend, IdForwardingSanitized) {
             "M1 ID (\"x-originating-ip\" \"\" \"x-originating-port\" \"50123\" "
             "\"x-connected-ip\" \"192.0.2.1\" \"x-connected-port\" \"993\" \"x-session-id\" \"abc-123.X_y\")\r\n");
   EXPECT_EQ(run("* ID (\"name\" {7}\r\nDovecot)\r\nM1 NO not trusted\r\n"),
-            "M2 AUTHENTICATE PLAIN " + sasl::base64Encode("\0alice\0secret"s) + "\r\n");
+            "M2 AUTHENTICATE PLAIN " + base64Encode("\0alice\0secret"s) + "\r\n");
   run("M2 OK yes\r\n");
   expectResult(Kind::Ok, "yes");
 }
@@ -272,13 +272,13 @@ TEST_P(ImapBackend, XOAuth2ErrorChallenge) {
   params.credentials.secret = "user=alice\x01" "auth=Bearer t\x01\x01";
   make();
   EXPECT_EQ(run("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n"),
-            "M1 AUTHENTICATE XOAUTH2 " + sasl::base64Encode(params.credentials.secret) + "\r\n");
+            "M1 AUTHENTICATE XOAUTH2 " + base64Encode(params.credentials.secret) + "\r\n");
   // RFC 7628 §3.2.2: the challenge is kept as sent, for the client.
   const std::string json = R"({"status":"401","schemes":"bearer"})";
-  EXPECT_EQ(run("+ " + sasl::base64Encode(json) + "\r\n"), "\r\n");
+  EXPECT_EQ(run("+ " + base64Encode(json) + "\r\n"), "\r\n");
   run("M1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
   expectResult(Kind::AuthFailed, "[AUTHENTICATIONFAILED] Invalid credentials");
-  EXPECT_EQ(sink.result->oauthChallenge, sasl::base64Encode(json));
+  EXPECT_EQ(sink.result->oauthChallenge, base64Encode(json));
 }
 
 TEST_P(ImapBackend, OAuthChallengeThatIsNotBase64IsDropped) {
@@ -317,7 +317,7 @@ TEST_P(ImapBackend, OAuthBearerWithoutSaslIr) {
   params.credentials.secret = "n,a=alice,\x01" "auth=Bearer t\x01\x01";
   make();
   EXPECT_EQ(run("* OK [CAPABILITY IMAP4rev1 AUTH=OAUTHBEARER] hi\r\n"), "M1 AUTHENTICATE OAUTHBEARER\r\n");
-  EXPECT_EQ(run("+ \r\n"), sasl::base64Encode(params.credentials.secret) + "\r\n");
+  EXPECT_EQ(run("+ \r\n"), base64Encode(params.credentials.secret) + "\r\n");
   EXPECT_EQ(run("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "AQ==\r\n");  // RFC 7628 §3.2.3 dummy %x01
   EXPECT_EQ(run("+ again\r\n"), "");
   expectResult(Kind::ProtocolError, "unexpected continuation request from backend");
@@ -367,7 +367,7 @@ TEST_P(ImapBackend, NothingAfterDone) {
 // (the client gets NO [UNAVAILABLE]).
 TEST_P(ImapBackend, EndlessUntaggedLinesFail) {
   make();
-  EXPECT_EQ(run(kDovecotGreeting), "M1 AUTHENTICATE PLAIN " + sasl::base64Encode("\0alice\0secret"s) + "\r\n");
+  EXPECT_EQ(run(kDovecotGreeting), "M1 AUTHENTICATE PLAIN " + base64Encode("\0alice\0secret"s) + "\r\n");
   std::string flood;
   for (int i = 0; i < 1100; ++i) flood += "* OK still thinking " + std::to_string(i) + "\r\n";
   EXPECT_EQ(run(flood), "");

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 namespace mailgate {
 namespace {
@@ -335,7 +335,7 @@ TEST_P(ImapLogin, LoginArgumentErrors) {
 
 TEST_P(ImapLogin, AuthenticatePlainWithInitialResponse) {
   makeTls();
-  const std::string ir = sasl::base64Encode("\0alice\0secret"s);
+  const std::string ir = base64Encode("\0alice\0secret"s);
   EXPECT_EQ(run("a AUTHENTICATE PLAIN " + ir + "\r\n"), "");
   ASSERT_EQ(sink.auths.size(), 1u);
   EXPECT_EQ(sink.auths[0].user, "alice");
@@ -345,7 +345,7 @@ TEST_P(ImapLogin, AuthenticatePlainWithInitialResponse) {
 TEST_P(ImapLogin, AuthenticatePlainWithContinuation) {
   makeTls();
   EXPECT_EQ(run("a authenticate plain\r\n"), "+ \r\n");
-  EXPECT_EQ(run(sasl::base64Encode("alice\0alice\0secret"s) + "\r\n"), "");
+  EXPECT_EQ(run(base64Encode("alice\0alice\0secret"s) + "\r\n"), "");
   ASSERT_EQ(sink.auths.size(), 1u);
   EXPECT_EQ(sink.auths[0].authzid, "");  // equal to the authcid: means none
   EXPECT_EQ(sink.auths[0].user, "alice");
@@ -359,10 +359,10 @@ TEST_P(ImapLogin, AuthenticatePlainAsSomeoneElseIsAFailedLogin) {
   p.tlsActive = true;
   p.maxAuthFailures = 2;
   make(p);
-  EXPECT_EQ(run("a AUTHENTICATE PLAIN " + sasl::base64Encode("bob\0alice\0secret"s) + "\r\n"),
+  EXPECT_EQ(run("a AUTHENTICATE PLAIN " + base64Encode("bob\0alice\0secret"s) + "\r\n"),
             "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
   EXPECT_EQ(run("b AUTHENTICATE PLAIN\r\n"), "+ \r\n");
-  EXPECT_EQ(run(sasl::base64Encode("bob\0alice\0secret"s) + "\r\n"),
+  EXPECT_EQ(run(base64Encode("bob\0alice\0secret"s) + "\r\n"),
             "b NO [AUTHENTICATIONFAILED] Authentication failed.\r\n* BYE Too many authentication failures\r\n");
   EXPECT_TRUE(sink.auths.empty());
   EXPECT_EQ(sink.count("foreign_authzid"), 2);
@@ -372,7 +372,7 @@ TEST_P(ImapLogin, AuthenticatePlainAsSomeoneElseIsAFailedLogin) {
 TEST_P(ImapLogin, OAuthUserWithNulIsRefused) {
   makeTls();
   const std::string xo = "user=al\0ice\x01" "auth=Bearer tok\x01\x01"s;
-  EXPECT_EQ(run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(xo) + "\r\n"), "a BAD Invalid SASL response\r\n");
+  EXPECT_EQ(run("a AUTHENTICATE XOAUTH2 " + base64Encode(xo) + "\r\n"), "a BAD Invalid SASL response\r\n");
   EXPECT_TRUE(sink.auths.empty());
 }
 
@@ -424,8 +424,8 @@ TEST_P(ImapLogin, OversizedCommandGetsItsTaggedAnswer) {
 TEST_P(ImapLogin, AuthenticateLogin) {
   makeTls();
   EXPECT_EQ(run("a AUTHENTICATE LOGIN\r\n"), "+ VXNlcm5hbWU6\r\n");
-  EXPECT_EQ(run(sasl::base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(run(sasl::base64Encode("secret") + "\r\n"), "");
+  EXPECT_EQ(run(base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(run(base64Encode("secret") + "\r\n"), "");
   ASSERT_EQ(sink.auths.size(), 1u);
   EXPECT_EQ(sink.auths[0].user, "alice");
   EXPECT_EQ(sink.auths[0].secret, "secret");
@@ -433,8 +433,8 @@ TEST_P(ImapLogin, AuthenticateLogin) {
 
 TEST_P(ImapLogin, AuthenticateLoginWithInitialResponse) {
   makeTls();
-  EXPECT_EQ(run("a AUTHENTICATE LOGIN " + sasl::base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(run(sasl::base64Encode("pw") + "\r\n"), "");
+  EXPECT_EQ(run("a AUTHENTICATE LOGIN " + base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(run(base64Encode("pw") + "\r\n"), "");
   ASSERT_EQ(sink.auths.size(), 1u);
   EXPECT_EQ(sink.auths[0].user, "alice");
 }
@@ -443,7 +443,7 @@ TEST_P(ImapLogin, AuthenticateCancel) {
   makeTls();
   EXPECT_EQ(run("a AUTHENTICATE PLAIN\r\n"), "+ \r\n");
   EXPECT_EQ(run("*\r\n"), "a BAD Authentication cancelled\r\n");
-  EXPECT_EQ(run("a AUTHENTICATE LOGIN\r\n" + sasl::base64Encode("alice") + "\r\n*\r\n"),
+  EXPECT_EQ(run("a AUTHENTICATE LOGIN\r\n" + base64Encode("alice") + "\r\n*\r\n"),
             "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\na BAD Authentication cancelled\r\n");
   EXPECT_TRUE(sink.auths.empty());
   EXPECT_EQ(sink.count("auth_cancelled"), 2);
@@ -460,9 +460,9 @@ TEST_P(ImapLogin, AuthenticateBadBase64) {
 
 TEST_P(ImapLogin, AuthenticateMalformedSasl) {
   makeTls();
-  EXPECT_EQ(run("a AUTHENTICATE PLAIN " + sasl::base64Encode("alice") + "\r\n"), "a BAD Invalid SASL response\r\n");
+  EXPECT_EQ(run("a AUTHENTICATE PLAIN " + base64Encode("alice") + "\r\n"), "a BAD Invalid SASL response\r\n");
   EXPECT_EQ(run("b AUTHENTICATE PLAIN =\r\n"), "b BAD Invalid SASL response\r\n");
-  EXPECT_EQ(run("c AUTHENTICATE XOAUTH2 " + sasl::base64Encode("junk") + "\r\n"), "c BAD Invalid SASL response\r\n");
+  EXPECT_EQ(run("c AUTHENTICATE XOAUTH2 " + base64Encode("junk") + "\r\n"), "c BAD Invalid SASL response\r\n");
   EXPECT_EQ(run("d AUTHENTICATE LOGIN =\r\n"), "d BAD Invalid SASL response\r\n");
   EXPECT_EQ(sink.count("bad_sasl"), 4);
 }
@@ -478,7 +478,7 @@ TEST_P(ImapLogin, AuthenticateUnsupportedMechanismAndBadArgs) {
 TEST_P(ImapLogin, AuthenticateXOAuth2AndOAuthBearer) {
   makeTls();
   const std::string x = "user=bob@example.com\x01" "auth=Bearer tok\x01\x01";
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\n");
   ASSERT_EQ(sink.auths.size(), 1u);
   EXPECT_EQ(sink.auths[0].mechanism, Credentials::Mechanism::XOAuth2);
   EXPECT_EQ(sink.auths[0].user, "bob@example.com");
@@ -487,7 +487,7 @@ TEST_P(ImapLogin, AuthenticateXOAuth2AndOAuthBearer) {
   sink.take();
   const std::string o = "n,a=carol@example.com,\x01" "auth=Bearer tok\x01\x01";
   EXPECT_EQ(run("b AUTHENTICATE OAUTHBEARER\r\n"), "+ \r\n");
-  run(sasl::base64Encode(o) + "\r\n");
+  run(base64Encode(o) + "\r\n");
   ASSERT_EQ(sink.auths.size(), 2u);
   EXPECT_EQ(sink.auths[1].mechanism, Credentials::Mechanism::OAuthBearer);
   EXPECT_EQ(sink.auths[1].user, "carol@example.com");
@@ -496,7 +496,7 @@ TEST_P(ImapLogin, AuthenticateXOAuth2AndOAuthBearer) {
 TEST_P(ImapLogin, LongOAuthTokenFitsDefaultLine) {
   makeTls();
   const std::string x = "user=bob\x01" "auth=Bearer " + std::string(10000, 't') + "\x01\x01";
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\n");
   EXPECT_EQ(sink.auths.size(), 1u);
 }
 
@@ -624,12 +624,12 @@ TEST_P(ImapLogin, ShutdownWhileWaitingForBackend) {
 
 // RFC 7628 §3.2.2-§3.2.3: an OAuth backend's error challenge is relayed as a
 // continuation; the client's next line answers it, then the tagged NO.
-const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+const std::string kChallenge = base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
 
 TEST_P(ImapLogin, OAuthErrorChallengeRelayedThenNo) {
   makeTls();
   const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\n");
   ASSERT_EQ(sink.auths.size(), 1u);
   machine->loginFailed(LoginFailure::BadCredentials, "[AUTHENTICATIONFAILED] Authentication failed.", kChallenge);
   EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\n");
@@ -637,7 +637,7 @@ TEST_P(ImapLogin, OAuthErrorChallengeRelayedThenNo) {
   EXPECT_EQ(run("=\r\n"), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
   EXPECT_EQ(sink.errors.size(), 0u);
   // The session goes on: a new token is read as a command.
-  run("b AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+  run("b AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\n");
   EXPECT_EQ(sink.auths.size(), 2u);
 }
 
@@ -645,7 +645,7 @@ TEST_P(ImapLogin, OAuthErrorChallengeAnsweredByCancelOrEmptyLine) {
   makeTls();
   const std::string o = "n,a=carol@example.com,\x01" "auth=Bearer bad\x01\x01";
   for (const char* answer : {"*", "", "not base64 at all"}) {
-    run("a AUTHENTICATE OAUTHBEARER " + sasl::base64Encode(o) + "\r\n");
+    run("a AUTHENTICATE OAUTHBEARER " + base64Encode(o) + "\r\n");
     machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
     EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\n");
     // (the third failure is followed by the BYE of the limit)
@@ -660,7 +660,7 @@ TEST_P(ImapLogin, OAuthErrorChallengePipelinedLineIsTheAnswer) {
   const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
   // A client that pipelined NOOPs behind AUTHENTICATE: the first one is the
   // answer to the challenge (RFC 7628 §3.2.3), the second runs after the NO.
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\nb NOOP\r\nc NOOP\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\nb NOOP\r\nc NOOP\r\n");
   machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink.take(), "+ " + kChallenge + "\r\na NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
                          "c OK NOOP completed.\r\n");
@@ -670,7 +670,7 @@ TEST_P(ImapLogin, OAuthErrorChallengeCountsTowardsTheLimit) {
   makeTls();  // maxAuthFailures = 3
   const std::string x = "user=bob@example.com\x01" "auth=Bearer bad\x01\x01";
   for (int i = 0; i < 3; ++i) {
-    run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode(x) + "\r\n");
+    run("a AUTHENTICATE XOAUTH2 " + base64Encode(x) + "\r\n");
     machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
     sink.take();
     run("AQ==\r\n");
@@ -688,7 +688,7 @@ TEST_P(ImapLogin, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
   machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink.take(), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
   // A password login after an OAuth one still gets no challenge.
-  run("b AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  run("b AUTHENTICATE XOAUTH2 " + base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
   machine->loginFailed(LoginFailure::BadCredentials, "");
   sink.take();
   run("c LOGIN u p\r\n");
@@ -698,14 +698,14 @@ TEST_P(ImapLogin, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
 
 TEST_P(ImapLogin, OAuthErrorChallengeMustBeBase64) {
   makeTls();
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
   machine->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\na OK injected");
   EXPECT_EQ(sink.take(), "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
 }
 
 TEST_P(ImapLogin, ShutdownWhileOAuthErrorChallengeIsOpen) {
   makeTls();
-  run("a AUTHENTICATE XOAUTH2 " + sasl::base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  run("a AUTHENTICATE XOAUTH2 " + base64Encode("user=u\x01" "auth=Bearer t\x01\x01") + "\r\n");
   machine->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   sink.take();
   machine->shutdown("bye");

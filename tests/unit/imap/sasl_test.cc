@@ -1,4 +1,4 @@
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
@@ -33,7 +33,7 @@ INSTANTIATE_TEST_SUITE_P(Splits, Pop3Backend, ::testing::Values(0, 1, 3));
 TEST_P(Pop3Backend, AuthPlainWhenCapaListsIt) {
   make();
   EXPECT_EQ(reply(kGreeting), "CAPA\r\n");
-  EXPECT_EQ(reply(kCapaPlain), "AUTH PLAIN " + sasl::base64Encode("\0alice@example.org\0pass word"s) + "\r\n");
+  EXPECT_EQ(reply(kCapaPlain), "AUTH PLAIN " + base64Encode("\0alice@example.org\0pass word"s) + "\r\n");
   EXPECT_EQ(reply("+OK Logged in.\r\n+OK 2 messages:\r\n"), "");
   EXPECT_EQ(result().kind, Kind::Ok);
   EXPECT_EQ(result().text, "Logged in.");
@@ -148,14 +148,14 @@ TEST_P(Pop3Backend, OAuthShortInlineLongByContinuation) {
   const std::string capa = "+OK\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n.\r\n";
   make();
   reply(kGreeting);
-  EXPECT_EQ(reply(capa), "AUTH XOAUTH2 " + sasl::base64Encode(params_.credentials.secret) + "\r\n");
+  EXPECT_EQ(reply(capa), "AUTH XOAUTH2 " + base64Encode(params_.credentials.secret) + "\r\n");
   params_.credentials.mechanism = Credentials::Mechanism::OAuthBearer;
   params_.credentials.secret = "n,a=a,\x01" "auth=Bearer " + std::string(4000, 'k') + "\x01\x01";
   make();
   reply(kGreeting);
   // RFC 5034 §4: over 255 octets, the response goes after the "+".
   EXPECT_EQ(reply(capa), "AUTH OAUTHBEARER\r\n");
-  EXPECT_EQ(reply("+ \r\n"), sasl::base64Encode(params_.credentials.secret) + "\r\n");
+  EXPECT_EQ(reply("+ \r\n"), base64Encode(params_.credentials.secret) + "\r\n");
   // The error challenge gets an empty response, then the failure; the
   // challenge is kept as sent for the client (RFC 7628 §3.2.2).
   EXPECT_EQ(reply("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
@@ -276,7 +276,7 @@ TEST_P(Pop3Backend, LongRealisticCapaStillLogsIn) {
   std::string capa = "+OK\r\n";
   for (int i = 0; i < 400; ++i) capa += "X-CAPA-" + std::to_string(i) + " " + std::string(100, 'a') + "\r\n";
   capa += "SASL PLAIN\r\n.\r\n";
-  EXPECT_EQ(reply(capa), "AUTH PLAIN " + sasl::base64Encode("\0alice@example.org\0pass word"s) + "\r\n");
+  EXPECT_EQ(reply(capa), "AUTH PLAIN " + base64Encode("\0alice@example.org\0pass word"s) + "\r\n");
   EXPECT_TRUE(sink_.results.empty());
 }
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
@@ -153,7 +153,7 @@ TEST_P(Pop3Login, StlsNotAvailable) {
 
 TEST_P(Pop3Login, AuthPlainWithInitialResponse) {
   makeTls();
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
+  EXPECT_EQ(send("AUTH PLAIN " + base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].authzid, "");  // equal to the authcid: means none
   EXPECT_EQ(sink_.logins[0].user, "alice");
@@ -166,12 +166,12 @@ TEST_P(Pop3Login, AuthPlainAsSomeoneElseIsAFailedLogin) {
   p.tlsActive = true;
   p.maxAuthFailures = 2;
   make(p);
-  const std::string asBob = "AUTH PLAIN " + sasl::base64Encode("bob\0alice\0pw"s) + "\r\n";
+  const std::string asBob = "AUTH PLAIN " + base64Encode("bob\0alice\0pw"s) + "\r\n";
   EXPECT_EQ(send(asBob), "-ERR [AUTH] Invalid authentication data.\r\n");
   EXPECT_TRUE(sink_.logins.empty());
   EXPECT_TRUE(sink_.sawError("foreign_authzid"));
   EXPECT_EQ(send("AUTH PLAIN\r\n"), "+ \r\n");
-  EXPECT_EQ(send(sasl::base64Encode("bob\0alice\0pw"s) + "\r\n"),
+  EXPECT_EQ(send(base64Encode("bob\0alice\0pw"s) + "\r\n"),
             "-ERR [AUTH] Invalid authentication data.\r\n-ERR Too many authentication failures.\r\n");
   EXPECT_TRUE(sink_.logins.empty());
   EXPECT_EQ(sink_.closed, 1);
@@ -183,7 +183,7 @@ TEST_P(Pop3Login, NulInUserOrPassIsRefused) {
   EXPECT_EQ(send("USER al\0ice\r\nPASS pw\r\n"s), "-ERR Invalid user name.\r\n-ERR No username given.\r\n");
   EXPECT_EQ(send("USER alice\r\nPASS p\0w\r\nPASS pw\r\n"s),
             "+OK\r\n-ERR Invalid password.\r\n-ERR No username given.\r\n");
-  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("al\0ice"s) + "\r\n"),
+  EXPECT_EQ(send("AUTH LOGIN " + base64Encode("al\0ice"s) + "\r\n"),
             "-ERR [AUTH] Invalid authentication data.\r\n");
   EXPECT_TRUE(sink_.logins.empty());
 }
@@ -227,7 +227,7 @@ TEST_P(Pop3Login, DefaultPreLoginBudgetIsAHundredCommands) {
 TEST_P(Pop3Login, AuthPlainWithContinuation) {
   makeTls();
   EXPECT_EQ(send("auth plain\r\n"), "+ \r\n");
-  EXPECT_EQ(send(sasl::base64Encode("\0alice\0pw"s) + "\r\n"), "");
+  EXPECT_EQ(send(base64Encode("\0alice\0pw"s) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].user, "alice");
 }
@@ -235,8 +235,8 @@ TEST_P(Pop3Login, AuthPlainWithContinuation) {
 TEST_P(Pop3Login, AuthLoginPrompts) {
   makeTls();
   EXPECT_EQ(send("AUTH LOGIN\r\n"), "+ VXNlcm5hbWU6\r\n");
-  EXPECT_EQ(send(sasl::base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(send(sasl::base64Encode("p w") + "\r\n"), "");
+  EXPECT_EQ(send(base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(send(base64Encode("p w") + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].user, "alice");
   EXPECT_EQ(sink_.logins[0].secret, "p w");
@@ -244,8 +244,8 @@ TEST_P(Pop3Login, AuthLoginPrompts) {
 
 TEST_P(Pop3Login, AuthLoginWithUserAsInitialResponse) {
   makeTls();
-  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
-  send(sasl::base64Encode("pw") + "\r\n");
+  EXPECT_EQ(send("AUTH LOGIN " + base64Encode("alice") + "\r\n"), "+ UGFzc3dvcmQ6\r\n");
+  send(base64Encode("pw") + "\r\n");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].user, "alice");
 }
@@ -253,7 +253,7 @@ TEST_P(Pop3Login, AuthLoginWithUserAsInitialResponse) {
 TEST_P(Pop3Login, AuthXOAuth2AndLongOAuthBearerToken) {
   makeTls();
   const std::string xo = "user=alice@example.org\x01" "auth=Bearer ya29.token\x01\x01";
-  send("AUTH XOAUTH2 " + sasl::base64Encode(xo) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(xo) + "\r\n");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].mechanism, Credentials::Mechanism::XOAuth2);
   EXPECT_EQ(sink_.logins[0].secret, xo);
@@ -262,7 +262,7 @@ TEST_P(Pop3Login, AuthXOAuth2AndLongOAuthBearerToken) {
   // A 10 kB token, base64'd, fits the default line limit.
   const std::string ob = "n,a=alice@example.org,\x01" "auth=Bearer " + std::string(10000, 'x') + "\x01\x01";
   EXPECT_EQ(send("AUTH OAUTHBEARER\r\n"), "+ \r\n");
-  EXPECT_EQ(send(sasl::base64Encode(ob) + "\r\n"), "");
+  EXPECT_EQ(send(base64Encode(ob) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 2u);
   EXPECT_EQ(sink_.logins[1].mechanism, Credentials::Mechanism::OAuthBearer);
   EXPECT_EQ(sink_.logins[1].user, "alice@example.org");
@@ -276,7 +276,7 @@ TEST_P(Pop3Login, AuthCancelBadBase64UnknownMechanismAndMalformedData) {
   EXPECT_EQ(send("AUTH PLAIN !!!\r\n"), "-ERR Invalid base64 data in initial response.\r\n");
   EXPECT_EQ(send("AUTH CRAM-MD5\r\n"), "-ERR Unsupported authentication mechanism.\r\n");
   EXPECT_EQ(send("AUTH PLAIN =\r\n"), "-ERR [AUTH] Invalid authentication data.\r\n");
-  EXPECT_EQ(send("AUTH XOAUTH2 " + sasl::base64Encode("nonsense") + "\r\n"),
+  EXPECT_EQ(send("AUTH XOAUTH2 " + base64Encode("nonsense") + "\r\n"),
             "-ERR [AUTH] Invalid authentication data.\r\n");
   EXPECT_TRUE(sink_.sawError("bad_base64"));
   EXPECT_TRUE(sink_.sawError("bad_sasl_response"));
@@ -385,12 +385,12 @@ TEST_P(Pop3Login, SuccessTextCannotInjectLines) {
 // RFC 7628 §3.2.2-§3.2.3 with RFC 5034 framing: an OAuth backend's error
 // challenge goes to the client as "+ <b64>"; its next line answers it, then
 // the -ERR.
-const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+const std::string kChallenge = base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
 const std::string kXOAuth2 = "user=alice@example.org\x01" "auth=Bearer bad\x01\x01";
 
 TEST_P(Pop3Login, OAuthErrorChallengeRelayedThenErr) {
   makeTls();
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   ASSERT_EQ(sink_.logins.size(), 1u);
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink_.take(), "+ " + kChallenge + "\r\n");
@@ -399,7 +399,7 @@ TEST_P(Pop3Login, OAuthErrorChallengeRelayedThenErr) {
   EXPECT_TRUE(sink_.errors.empty());
   // The session goes on.
   EXPECT_EQ(send("NOOP\r\n"), "+OK\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   EXPECT_EQ(sink_.logins.size(), 2u);
 }
 
@@ -407,7 +407,7 @@ TEST_P(Pop3Login, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
   makeTls();  // maxAuthFailures = 3
   const std::string ob = "n,a=alice@example.org,\x01" "auth=Bearer bad\x01\x01";
   for (const char* answer : {"", "*", "NOOP"}) {
-    send("AUTH OAUTHBEARER " + sasl::base64Encode(ob) + "\r\n");
+    send("AUTH OAUTHBEARER " + base64Encode(ob) + "\r\n");
     m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
     EXPECT_EQ(sink_.take(), "+ " + kChallenge + "\r\n");
     send(std::string(answer) + "\r\n");
@@ -419,7 +419,7 @@ TEST_P(Pop3Login, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
 
 TEST_P(Pop3Login, OAuthErrorChallengePipelinedLineIsTheAnswer) {
   makeTls();
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\nNOOP\r\nCAPA\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\nNOOP\r\nCAPA\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   const std::string out = sink_.take();
   EXPECT_EQ(out.substr(0, out.find("+OK Capability")),
@@ -432,7 +432,7 @@ TEST_P(Pop3Login, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
   EXPECT_EQ(send("USER alice\r\nPASS pw\r\n"), "+OK\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink_.take(), "-ERR [AUTH] Authentication failed.\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\n+OK injected");
   EXPECT_EQ(sink_.take(), "-ERR [AUTH] Authentication failed.\r\n");
 }

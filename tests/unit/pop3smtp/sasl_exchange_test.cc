@@ -1,10 +1,10 @@
-#include "proxy/session/sasl_exchange.h"
+#include "proxy/mail/sasl_exchange.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 namespace mailgate {
 namespace {
@@ -64,22 +64,22 @@ TEST(SaslExchange, PlainRefusesAnAuthzidNamingSomeoneElse) {
   // Security issue #8: alice proving she is alice must not ask to be admin;
   // the backend would act on it after a lookup that only saw alice.
   SaslExchange x;
-  expectFailed(x.start("PLAIN", sasl::base64Encode("admin\0alice\0pw"s)), Failure::ForeignAuthzid);
+  expectFailed(x.start("PLAIN", base64Encode("admin\0alice\0pw"s)), Failure::ForeignAuthzid);
   EXPECT_FALSE(x.active());
   expectNeed(x.start("PLAIN", std::nullopt), "");
-  expectFailed(x.step(sasl::base64Encode("bob@example.com\0alice@example.com\0pw"s)), Failure::ForeignAuthzid);
+  expectFailed(x.step(base64Encode("bob@example.com\0alice@example.com\0pw"s)), Failure::ForeignAuthzid);
   // Case matters: "Alice" is not "alice" to every backend.
-  expectFailed(x.start("PLAIN", sasl::base64Encode("Alice\0alice\0pw"s)), Failure::ForeignAuthzid);
+  expectFailed(x.start("PLAIN", base64Encode("Alice\0alice\0pw"s)), Failure::ForeignAuthzid);
 }
 
 TEST(SaslExchange, PlainDropsAnAuthzidEqualToTheAuthcid) {
   SaslExchange x;
-  expectDone(x.start("PLAIN", sasl::base64Encode("alice\0alice\0pw"s)), Mechanism::Password, "alice", "pw", "");
+  expectDone(x.start("PLAIN", base64Encode("alice\0alice\0pw"s)), Mechanism::Password, "alice", "pw", "");
 }
 
 TEST(SaslExchange, OAuthUserWithNulIsRefused) {
   SaslExchange x;
-  expectFailed(x.start("XOAUTH2", sasl::base64Encode("user=al\0ice\x01" "auth=Bearer tok\x01\x01"s)),
+  expectFailed(x.start("XOAUTH2", base64Encode("user=al\0ice\x01" "auth=Bearer tok\x01\x01"s)),
                Failure::BadResponse);
 }
 

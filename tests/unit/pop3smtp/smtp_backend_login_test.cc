@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
@@ -34,7 +34,7 @@ class SmtpBackend : public testing::BackendLoginTest {
     sink_.results.clear();
     BackendLoginTest::make();
   }
-  std::string plainCommand() { return "AUTH PLAIN " + sasl::base64Encode("\0alice@example.org\0pw"s) + "\r\n"; }
+  std::string plainCommand() { return "AUTH PLAIN " + base64Encode("\0alice@example.org\0pw"s) + "\r\n"; }
 };
 
 INSTANTIATE_TEST_SUITE_P(Splits, SmtpBackend, ::testing::Values(0, 1, 3));
@@ -59,8 +59,8 @@ TEST_P(SmtpBackend, AuthLoginWhenPlainMissing) {
   make();
   reply(kGreeting);
   EXPECT_EQ(reply("250-x\r\n250 AUTH LOGIN\r\n"), "AUTH LOGIN\r\n");
-  EXPECT_EQ(reply("334 VXNlcm5hbWU6\r\n"), sasl::base64Encode("alice@example.org") + "\r\n");
-  EXPECT_EQ(reply("334 UGFzc3dvcmQ6\r\n"), sasl::base64Encode("pw") + "\r\n");
+  EXPECT_EQ(reply("334 VXNlcm5hbWU6\r\n"), base64Encode("alice@example.org") + "\r\n");
+  EXPECT_EQ(reply("334 UGFzc3dvcmQ6\r\n"), base64Encode("pw") + "\r\n");
   reply("235 2.7.0 Authentication successful\r\n");
   EXPECT_EQ(result().kind, Kind::Ok);
 }
@@ -186,7 +186,7 @@ TEST_P(SmtpBackend, OAuthLongTokenByContinuationAndErrorChallenge) {
   make();
   reply(kGreeting);
   EXPECT_EQ(reply("250-x\r\n250 AUTH PLAIN XOAUTH2\r\n"), "AUTH XOAUTH2\r\n");
-  EXPECT_EQ(reply("334 \r\n"), sasl::base64Encode(params_.credentials.secret) + "\r\n");
+  EXPECT_EQ(reply("334 \r\n"), base64Encode(params_.credentials.secret) + "\r\n");
   EXPECT_EQ(reply("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"), "\r\n");
   reply("535 5.7.8 Username and Password not accepted\r\n");
   EXPECT_EQ(result().kind, Kind::AuthFailed);
@@ -230,7 +230,7 @@ TEST_P(SmtpBackend, OAuthShortInlineOrNotOffered) {
   make();
   reply(kGreeting);
   EXPECT_EQ(reply("250-x\r\n250 AUTH OAUTHBEARER\r\n"),
-            "AUTH OAUTHBEARER " + sasl::base64Encode(params_.credentials.secret) + "\r\n");
+            "AUTH OAUTHBEARER " + base64Encode(params_.credentials.secret) + "\r\n");
   make();
   reply(kGreeting);
   reply(kEhlo);

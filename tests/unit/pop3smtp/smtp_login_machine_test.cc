@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 #include "tests/unit/pop3smtp/login_fixtures.h"
 
 namespace mailgate {
@@ -55,7 +55,7 @@ TEST_P(SmtpLogin, EhloAndHeloNeedAName) {
 
 TEST_P(SmtpLogin, AuthNeedsEhloNotHelo) {
   makeTls();
-  const std::string ir = sasl::base64Encode("\0alice\0pw"s);
+  const std::string ir = base64Encode("\0alice\0pw"s);
   EXPECT_EQ(send("AUTH PLAIN " + ir + "\r\n"), "503 5.5.1 EHLO first\r\n");
   send("EHLO c\r\n");
   EXPECT_EQ(send("HELO c\r\nAUTH PLAIN " + ir + "\r\n"), "250 mx.example.org\r\n503 5.5.1 EHLO first\r\n");
@@ -64,7 +64,7 @@ TEST_P(SmtpLogin, AuthNeedsEhloNotHelo) {
 
 TEST_P(SmtpLogin, AuthPlainPipelinedWithEhloAndMail) {
   makeTls();
-  const std::string ir = sasl::base64Encode("\0alice@example.org\0pw"s);
+  const std::string ir = base64Encode("\0alice@example.org\0pw"s);
   std::string out = send("EHLO c\r\nAUTH PLAIN " + ir + "\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<b@x>\r\n");
   EXPECT_EQ(out.substr(0, 4), "250-");
   ASSERT_EQ(sink_.logins.size(), 1u);
@@ -78,11 +78,11 @@ TEST_P(SmtpLogin, AuthPlainPipelinedWithEhloAndMail) {
 
 TEST_P(SmtpLogin, SuccessTexts) {
   makeTls();
-  send("EHLO c\r\nAUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n");
+  send("EHLO c\r\nAUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n");
   m_->loginSucceeded("");
   EXPECT_EQ(sink_.take(), "235 2.7.0 Authentication successful\r\n");
   makeTls();
-  send("EHLO c\r\nAUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n");
+  send("EHLO c\r\nAUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n");
   m_->loginSucceeded("Logged in");
   EXPECT_EQ(sink_.take(), "235 2.7.0 Logged in\r\n");
 }
@@ -91,10 +91,10 @@ TEST_P(SmtpLogin, AuthLoginPromptsAndCancel) {
   makeTls();
   send("EHLO c\r\n");
   EXPECT_EQ(send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
-  EXPECT_EQ(send(sasl::base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(send(base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
   EXPECT_EQ(send("*\r\n"), "501 5.0.0 Authentication cancelled\r\n");
-  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(send(sasl::base64Encode("pw") + "\r\n"), "");
+  EXPECT_EQ(send("AUTH LOGIN " + base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(send(base64Encode("pw") + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].user, "alice");
   EXPECT_EQ(sink_.logins[0].secret, "pw");
@@ -107,11 +107,11 @@ TEST_P(SmtpLogin, AuthPlainAsSomeoneElseIsAFailedLogin) {
   p.maxAuthFailures = 2;
   make(p);
   send("EHLO c\r\n");
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("bob\0alice\0pw"s) + "\r\n"),
+  EXPECT_EQ(send("AUTH PLAIN " + base64Encode("bob\0alice\0pw"s) + "\r\n"),
             "535 5.7.8 Authentication credentials invalid\r\n");
   EXPECT_TRUE(sink_.logins.empty());
   EXPECT_TRUE(sink_.sawError("foreign_authzid"));
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
+  EXPECT_EQ(send("AUTH PLAIN " + base64Encode("alice\0alice\0pw"s) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].authzid, "");
   EXPECT_EQ(sink_.logins[0].user, "alice");
@@ -121,9 +121,9 @@ TEST_P(SmtpLogin, NulInAuthCredentialsIsRefused) {
   // Security issue #8 item 6: AUTH LOGIN passed a NUL on to the backend.
   makeTls();
   send("EHLO c\r\n");
-  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
-  EXPECT_EQ(send(sasl::base64Encode("p\0w"s) + "\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
-  EXPECT_EQ(send("AUTH LOGIN " + sasl::base64Encode("al\0ice"s) + "\r\n"),
+  EXPECT_EQ(send("AUTH LOGIN " + base64Encode("alice") + "\r\n"), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(send(base64Encode("p\0w"s) + "\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
+  EXPECT_EQ(send("AUTH LOGIN " + base64Encode("al\0ice"s) + "\r\n"),
             "535 5.7.8 Authentication credentials invalid\r\n");
   EXPECT_TRUE(sink_.logins.empty());
 }
@@ -162,14 +162,14 @@ TEST_P(SmtpLogin, AuthPlainAndOAuthByContinuation) {
   EXPECT_EQ(send("*\r\n"), "501 5.0.0 Authentication cancelled\r\n");
   const std::string xo = "user=alice\x01" "auth=Bearer " + std::string(10000, 't') + "\x01\x01";
   EXPECT_EQ(send("AUTH XOAUTH2\r\n"), "334 \r\n");
-  EXPECT_EQ(send(sasl::base64Encode(xo) + "\r\n"), "");
+  EXPECT_EQ(send(base64Encode(xo) + "\r\n"), "");
   ASSERT_EQ(sink_.logins.size(), 1u);
   EXPECT_EQ(sink_.logins[0].mechanism, Credentials::Mechanism::XOAuth2);
   EXPECT_EQ(sink_.logins[0].secret, xo);
   m_->loginFailed(LoginFailure::BadCredentials, "");
   EXPECT_EQ(sink_.take(), "535 5.7.8 Authentication credentials invalid\r\n");
   const std::string ob = "n,a=bob,\x01" "auth=Bearer tok\x01\x01";
-  send("AUTH OAUTHBEARER " + sasl::base64Encode(ob) + "\r\n");
+  send("AUTH OAUTHBEARER " + base64Encode(ob) + "\r\n");
   ASSERT_EQ(sink_.logins.size(), 2u);
   EXPECT_EQ(sink_.logins[1].mechanism, Credentials::Mechanism::OAuthBearer);
   EXPECT_EQ(sink_.logins[1].user, "bob");
@@ -190,7 +190,7 @@ TEST_P(SmtpLogin, AuthErrors) {
 
 TEST_P(SmtpLogin, FailureCodes) {
   makeTls();
-  const std::string auth = "AUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n";
+  const std::string auth = "AUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n";
   send("EHLO c\r\n" + auth);
   m_->loginFailed(LoginFailure::BadCredentials, "5.7.8 Error: authentication failed: bad");
   EXPECT_EQ(sink_.take(), "535 5.7.8 Error: authentication failed: bad\r\n");
@@ -207,7 +207,7 @@ TEST_P(SmtpLogin, AuthFailureLimit) {
   p.tlsActive = true;
   p.maxAuthFailures = 2;
   make(p);
-  const std::string auth = "AUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n";
+  const std::string auth = "AUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n";
   send("EHLO c\r\n" + auth);
   m_->loginFailed(LoginFailure::Refused, "");
   send(auth + "NOOP\r\n");
@@ -220,14 +220,14 @@ TEST_P(SmtpLogin, AuthFailureLimit) {
 TEST_P(SmtpLogin, PlaintextRefused) {
   make(LoginPolicy{});
   send("EHLO c\r\n");
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n"),
+  EXPECT_EQ(send("AUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n"),
             "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
   EXPECT_TRUE(sink_.sawError("plaintext_refused"));
   EXPECT_TRUE(sink_.logins.empty());
   LoginPolicy p;
   p.allowPlaintextAuth = true;
   make(p);
-  send("EHLO c\r\nAUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n");
+  send("EHLO c\r\nAUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n");
   EXPECT_EQ(sink_.logins.size(), 1u);
 }
 
@@ -237,13 +237,13 @@ TEST_P(SmtpLogin, StartTlsDiscardsPlaintextAndForgetsEhlo) {
   p.allowPlaintextAuth = true;
   make(p);
   send("EHLO c\r\n");
-  EXPECT_EQ(send("STARTTLS\r\nAUTH PLAIN " + sasl::base64Encode("\0evil\0x"s) + "\r\n"), "220 2.0.0 Ready to start TLS\r\n");
+  EXPECT_EQ(send("STARTTLS\r\nAUTH PLAIN " + base64Encode("\0evil\0x"s) + "\r\n"), "220 2.0.0 Ready to start TLS\r\n");
   EXPECT_EQ(sink_.tlsBegun, 1);
   EXPECT_EQ(send("NOOP\r\n"), "");
   m_->tlsEstablished();
   EXPECT_TRUE(sink_.logins.empty());
   // RFC 3207 §4.2: EHLO again before AUTH.
-  EXPECT_EQ(send("AUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n"), "503 5.5.1 EHLO first\r\n");
+  EXPECT_EQ(send("AUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n"), "503 5.5.1 EHLO first\r\n");
   std::string ehlo = send("EHLO c\r\n");
   EXPECT_EQ(ehlo.find("STARTTLS"), std::string::npos);
   EXPECT_EQ(send("STARTTLS\r\n"), "503 5.5.1 TLS already active\r\n");
@@ -290,7 +290,7 @@ TEST_P(SmtpLogin, ShutdownAndOverflow) {
   EXPECT_EQ(sink_.take(), "421 4.3.2 Server shutting down\r\n");
   EXPECT_EQ(sink_.closed, 1);
   makeTls();
-  send("EHLO c\r\nAUTH PLAIN " + sasl::base64Encode("\0a\0b"s) + "\r\n");
+  send("EHLO c\r\nAUTH PLAIN " + base64Encode("\0a\0b"s) + "\r\n");
   EXPECT_EQ(send(std::string(300000, 'q')), "421 4.7.0 Too much pipelined input\r\n");
   EXPECT_EQ(sink_.closed, 2);
 }
@@ -299,13 +299,13 @@ TEST_P(SmtpLogin, ShutdownAndOverflow) {
 // RFC 7628 §3.2.2-§3.2.3 with RFC 4954 framing: an OAuth backend's error
 // challenge goes to the client as "334 <b64>"; its next line answers it,
 // then the 535.
-const std::string kChallenge = sasl::base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
+const std::string kChallenge = base64Encode(R"({"status":"401","schemes":"bearer","scope":"mail"})");
 const std::string kXOAuth2 = "user=alice@example.org\x01" "auth=Bearer bad\x01\x01";
 
 TEST_P(SmtpLogin, OAuthErrorChallengeRelayedThen535) {
   makeTls();
   send("EHLO c\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   ASSERT_EQ(sink_.logins.size(), 1u);
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n");
@@ -313,7 +313,7 @@ TEST_P(SmtpLogin, OAuthErrorChallengeRelayedThen535) {
   EXPECT_EQ(send("\n"), "535 5.7.8 Authentication credentials invalid\r\n");
   EXPECT_TRUE(sink_.errors.empty());
   EXPECT_EQ(send("NOOP\r\n"), "250 2.0.0 OK\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   EXPECT_EQ(sink_.logins.size(), 2u);
 }
 
@@ -322,7 +322,7 @@ TEST_P(SmtpLogin, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
   send("EHLO c\r\n");
   const std::string ob = "n,a=alice@example.org,\x01" "auth=Bearer bad\x01\x01";
   for (const char* answer : {"AQ==", "*", "QUIT"}) {
-    send("AUTH OAUTHBEARER " + sasl::base64Encode(ob) + "\r\n");
+    send("AUTH OAUTHBEARER " + base64Encode(ob) + "\r\n");
     m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
     EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n");
     send(std::string(answer) + "\r\n");
@@ -335,7 +335,7 @@ TEST_P(SmtpLogin, OAuthErrorChallengeAnyLineAnswersAndFailuresCount) {
 TEST_P(SmtpLogin, OAuthErrorChallengePipelinedLineIsTheAnswer) {
   makeTls();
   send("EHLO c\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\nRSET\r\nNOOP\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\nRSET\r\nNOOP\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink_.take(), "334 " + kChallenge + "\r\n535 5.7.8 Authentication credentials invalid\r\n"
                           "250 2.0.0 OK\r\n");
@@ -344,10 +344,10 @@ TEST_P(SmtpLogin, OAuthErrorChallengePipelinedLineIsTheAnswer) {
 TEST_P(SmtpLogin, OAuthErrorChallengeIgnoredForPasswordsAndBadInput) {
   makeTls();
   send("EHLO c\r\n");
-  send("AUTH PLAIN " + sasl::base64Encode("\0alice\0pw"s) + "\r\n");
+  send("AUTH PLAIN " + base64Encode("\0alice\0pw"s) + "\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", kChallenge);
   EXPECT_EQ(sink_.take(), "535 5.7.8 Authentication credentials invalid\r\n");
-  send("AUTH XOAUTH2 " + sasl::base64Encode(kXOAuth2) + "\r\n");
+  send("AUTH XOAUTH2 " + base64Encode(kXOAuth2) + "\r\n");
   m_->loginFailed(LoginFailure::BadCredentials, "", "eyJ9\r\n235 injected");
   EXPECT_EQ(sink_.take(), "535 5.7.8 Authentication credentials invalid\r\n");
 }

@@ -1,10 +1,10 @@
-#include "proxy/session/sasl_exchange.h"
+#include "proxy/mail/sasl_exchange.h"
 
 #include <optional>
 #include <string>
 #include <utility>
 
-#include "proxy/session/sasl.h"
+#include "proxy/mail/sasl.h"
 
 namespace mailgate {
 
@@ -45,7 +45,7 @@ SaslExchange::Result SaslExchange::start(std::string_view mechanism,
   if (!initialResponse) return needResponse(step_ == Step::LoginUser ? kLoginUserChallenge : std::string_view());
   // RFC 4954 §4, RFC 5034 §4, RFC 4959 §3: "=" is an empty initial response.
   if (*initialResponse == "=") return decoded({});
-  auto raw = sasl::base64Decode(*initialResponse);
+  auto raw = base64Decode(*initialResponse);
   if (!raw) return failed(Failure::BadBase64);
   return decoded(*raw);
 }
@@ -54,7 +54,7 @@ SaslExchange::Result SaslExchange::step(std::string_view line) {
   if (!active()) return failed(Failure::BadResponse);
   // RFC 4954 §4, RFC 5034 §4, RFC 9051 §6.2.2: "*" cancels the exchange.
   if (line == "*") return failed(Failure::Cancelled);
-  auto raw = sasl::base64Decode(line);
+  auto raw = base64Decode(line);
   if (!raw) return failed(Failure::BadBase64);
   return decoded(*raw);
 }

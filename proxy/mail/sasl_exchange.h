@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/session/credentials.h"
+#include "proxy/mail/credentials.h"
 
 namespace mailgate {
 

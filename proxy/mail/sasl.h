@@ -1,17 +1,15 @@
 #pragma once
-// SASL helpers shared by the IMAP, POP3 and SMTP login machines and the
-// backend logins. Pure; base64 is BoringSSL's (EVP_EncodeBlock/EVP_DecodeBase64).
+// SASL helpers shared by the IMAP, POP3 and SMTP login machines, the backend
+// logins and the bridge's IMAP client: parsing what clients send and encoding
+// what backends receive. Pure.
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "proxy/session/credentials.h"
+#include "proxy/mail/base64.h"
+#include "proxy/mail/credentials.h"
 
 namespace mailgate::sasl {
-
-std::string base64Encode(std::string_view raw);
-// nullopt for invalid base64 (bad characters, bad padding). Whitespace is not accepted.
-std::optional<std::string> base64Decode(std::string_view text);
 
 // RFC 4616 PLAIN: [authzid] NUL authcid NUL passwd. nullopt if malformed
 // (wrong number of NULs, empty authcid or password).
