@@ -309,7 +309,7 @@ def test_relay_pipeline_without_reading_is_bounded(mailgate_factory, certs, new_
     before, during, after, hs = measure(mg, certs, connect_hostiles,
                                         lambda h: h.blast(command, PIPELINE_BYTES), normal)
     # Whether a sender stalls here depends on how much Dovecot and the
-    # kernel buffers between us absorb (tests/unit/net/relay_test.cc checks
+    # kernel buffers between us absorb (tests/unit/proxy/server/relay_test.cc checks
     # the relay's own reading); mailgate's memory is what is measured.
     check_budget("relay " + name, before, during, after, len(hs))
 

@@ -4,7 +4,7 @@
 
 #include "bridge/in_use_registry.h"
 #include "bridge/pop3_bridge_session.h"
-#include "fake_imap_server.h"
+#include "tests/unit/support/fake_imap_server.h"
 
 namespace mailgate {
 namespace {

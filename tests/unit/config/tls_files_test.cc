@@ -8,7 +8,7 @@
 
 #include "config/config_check_files.h"
 #include "config_test_util.h"
-#include "tests/unit/tls/certs/test_certs.h"
+#include "tests/unit/support/certs/test_certs.h"
 
 namespace mailgate {
 namespace {
