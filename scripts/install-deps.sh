@@ -20,6 +20,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev
   prometheus-cpp-dev
   libhttp-parser-dev
+  libhiredis-dev
   lowdown  # renders the man page mailgate(8) from docs/
 )
 RUN_PKGS=(
@@ -46,6 +47,7 @@ TEST_PKGS=(
   offlineimap3
   getmail6
   python3-jsonschema
+  redis-server
 )
 
 pkgs=("${BUILD_PKGS[@]}")

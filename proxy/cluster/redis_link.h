@@ -1,0 +1,131 @@
+#pragma once
+// One connection to Redis from one worker loop (docs/architecture.md §2.6).
+// hiredis's asynchronous API runs on the loop through hiredis's own libuv
+// adapter, so no call blocks the loop. The host name is resolved with
+// uv_getaddrinfo before hiredis sees it: hiredis 0.14 would call getaddrinfo
+// itself, which blocks.
+//
+// Every command completes exactly once, on a later loop turn or from a reply:
+// Ok (with the reply copied into a RedisValue, so callers never see hiredis
+// types), Error (Redis answered with an error), Timeout (no answer within
+// command_timeout_ms) or Down (the link is not up; nothing was sent).
+// Destroying the link drops pending completions without calling them.
+//
+// While the link is down it reconnects with a doubling backoff (100 ms to 5 s).
+// A link whose server stops answering is dropped and reconnected, so a hung
+// Redis costs each command one timeout, not a stuck queue.
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/net/timer.h"
+
+struct redisAsyncContext;
+
+namespace mailgate {
+
+struct RedisEndpoint {
+  std::string host;            // IP or host name
+  uint16_t port = 6379;
+  std::string password;        // AUTH <password> first when non-empty
+  uint32_t connectTimeoutMs = 1000;
+  uint32_t commandTimeoutMs = 250;
+};
+
+enum class RedisStatus { Ok, Error, Timeout, Down };
+const char* redisStatusName(RedisStatus status);  // "ok", "error", "timeout", "down"
+
+// A reply, copied out of hiredis.
+struct RedisValue {
+  enum class Type { Nil, Integer, String, Status, Error, Array };
+  Type type = Type::Nil;
+  long long integer = 0;
+  std::string text;            // String, Status, Error
+  std::vector<RedisValue> elements;  // Array
+};
+
+// What the link reports for metrics and logs. Called on the link's loop.
+class RedisLinkObserver {
+ public:
+  virtual ~RedisLinkObserver() = default;
+  virtual void redisLinkUp(std::string_view address) = 0;
+  virtual void redisLinkDown(std::string_view address, std::string_view why) = 0;
+  virtual void redisCommandDone(RedisStatus status, std::chrono::microseconds latency) = 0;
+};
+
+class RedisLink {
+ public:
+  using Done = std::function<void(RedisStatus status, const RedisValue& reply)>;
+
+  RedisLink(uv_loop_t* loop, RedisEndpoint endpoint, RedisLinkObserver* observer);
+  ~RedisLink();
+  RedisLink(const RedisLink&) = delete;
+  RedisLink& operator=(const RedisLink&) = delete;
+
+  // Starts connecting; reconnects by itself from then on.
+  void start();
+  bool up() const { return state_ == State::Up; }
+  const std::string& address() const { return address_; }
+  // Why the link is not up (empty while it is).
+  const std::string& downReason() const { return lastDownReason_; }
+  // Sends one command (its arguments as binary-safe strings).
+  void command(std::vector<std::string> args, Done done);
+
+ private:
+  enum class State { Idle, Resolving, Connecting, Authenticating, Up, Backoff };
+  struct Pending {
+    Done done;
+    std::chrono::steady_clock::time_point sent;
+  };
+  struct Resolve;
+  struct Ready {
+    Done done;
+    RedisStatus status;
+    RedisValue value;
+  };
+
+  void resolve();
+  void onResolved(int status, const std::string& ip);
+  void connectTo(const std::string& ip);
+  void onConnected(int status);
+  void becomeUp();
+  void drop(std::string why);   // frees the hiredis context, fails what is pending
+  void scheduleReconnect();
+  void onReply(uint64_t id, void* reply);
+  void checkTimeouts();
+  void completeLater(Done done, RedisStatus status, RedisValue value = {});
+  void flushReady();
+  void send(uint64_t id, const std::vector<std::string>& args);
+
+  static void hiredisConnected(const redisAsyncContext* ac, int status);
+  static void hiredisDisconnected(const redisAsyncContext* ac, int status);
+  static void hiredisReply(redisAsyncContext* ac, void* reply, void* privdata);
+
+  uv_loop_t* loop_;
+  RedisEndpoint endpoint_;
+  RedisLinkObserver* observer_;
+  std::string address_;        // "host:port", for logs
+  State state_ = State::Idle;
+  redisAsyncContext* context_ = nullptr;
+  Resolve* resolve_ = nullptr;  // in flight; detached in the destructor
+  Timer connectTimer_;
+  Timer reconnectTimer_;
+  Timer timeoutTimer_;
+  Timer readyTimer_;
+  uint32_t backoffMs_ = 100;
+  uint64_t nextId_ = 1;
+  std::map<uint64_t, Pending> pending_;
+  std::deque<Ready> ready_;
+  std::chrono::steady_clock::time_point lastReply_;
+  std::string lastDownReason_;
+  bool reportedDown_ = false;
+};
+
+}  // namespace mailgate

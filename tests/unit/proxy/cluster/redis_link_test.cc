@@ -1,0 +1,227 @@
+// RedisLink against a real redis-server: replies, errors, a server that
+// stops, one that hangs (SIGSTOP), one that wants a password, a host name.
+// Every test ends with the loop closed: the link leaves no handle behind.
+#include "proxy/cluster/redis_link.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "tests/unit/support/redis_server.h"
+
+namespace mailgate {
+namespace {
+
+using testing::RedisServer;
+
+struct RecordingObserver : RedisLinkObserver {
+  int ups = 0;
+  int downs = 0;
+  std::string lastWhy;
+  int timeouts = 0;
+  void redisLinkUp(std::string_view) override { ++ups; }
+  void redisLinkDown(std::string_view, std::string_view why) override {
+    ++downs;
+    lastWhy = why;
+  }
+  void redisCommandDone(RedisStatus s, std::chrono::microseconds) override {
+    if (s == RedisStatus::Timeout) ++timeouts;
+  }
+};
+
+class RedisLinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
+    uv_loop_init(&loop_);
+  }
+  void TearDown() override {
+    if (!RedisServer::available()) return;
+    link_.reset();
+    // Let the closed handles' callbacks run, then the loop must close.
+    for (int i = 0; i < 100 && uv_loop_alive(&loop_); ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle is still alive";
+  }
+
+  bool runUntil(const std::function<bool()>& done, int ms = 3000) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
+  void makeLink(uint16_t port, std::string host = "127.0.0.1", std::string password = "") {
+    RedisEndpoint e;
+    e.host = std::move(host);
+    e.port = port;
+    e.password = std::move(password);
+    e.connectTimeoutMs = 500;
+    e.commandTimeoutMs = 200;
+    link_ = std::make_unique<RedisLink>(&loop_, e, &observer_);
+    link_->start();
+  }
+
+  struct Result {
+    RedisStatus status;
+    RedisValue value;
+  };
+  std::optional<Result> run(std::vector<std::string> args) {
+    std::optional<Result> out;
+    link_->command(std::move(args),
+                   [&](RedisStatus s, const RedisValue& v) { out = Result{s, v}; });
+    runUntil([&] { return out.has_value(); });
+    return out;
+  }
+
+  uv_loop_t loop_{};
+  RecordingObserver observer_;
+  std::unique_ptr<RedisLink> link_;
+};
+
+TEST_F(RedisLinkTest, SetThenGetRoundTripsBinarySafeValues) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  std::string value("a\0b\r\nc", 6);
+  auto set = run({"SET", "k", value});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, RedisStatus::Ok);
+  EXPECT_EQ(set->value.type, RedisValue::Type::Status);
+  auto get = run({"GET", "k"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->value.type, RedisValue::Type::String);
+  EXPECT_EQ(get->value.text, value);
+  auto incr = run({"INCR", "n"});
+  ASSERT_TRUE(incr);
+  EXPECT_EQ(incr->value.type, RedisValue::Type::Integer);
+  EXPECT_EQ(incr->value.integer, 1);
+  auto missing = run({"GET", "nothing"});
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->value.type, RedisValue::Type::Nil);
+  EXPECT_EQ(observer_.ups, 1);
+}
+
+TEST_F(RedisLinkTest, AnErrorReplyIsErrorWithItsText) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  auto r = run({"NOSUCHCOMMAND"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Error);
+  EXPECT_NE(r->value.text.find("unknown command"), std::string::npos) << r->value.text;
+}
+
+TEST_F(RedisLinkTest, ACommandWhileDownCompletesLaterNotOnTheCallersStack) {
+  makeLink(1);  // nothing listens on port 1
+  bool inCall = true;
+  std::optional<RedisStatus> status;
+  bool completedInsideCall = false;
+  link_->command({"PING"}, [&](RedisStatus s, const RedisValue&) {
+    status = s;
+    completedInsideCall = inCall;
+  });
+  inCall = false;
+  ASSERT_TRUE(runUntil([&] { return status.has_value(); }));
+  EXPECT_EQ(*status, RedisStatus::Down);
+  EXPECT_FALSE(completedInsideCall);
+  ASSERT_TRUE(runUntil([&] { return observer_.downs >= 1; }));
+  EXPECT_FALSE(link_->downReason().empty());
+}
+
+TEST_F(RedisLinkTest, AStoppedServerIsDownAndTheLinkReconnectsWhenItReturns) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  server.stop();
+  ASSERT_TRUE(runUntil([&] { return !link_->up(); }));
+  auto r = run({"PING"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Down);
+  // Several failed reconnects are one outage for the observer.
+  runUntil([] { return false; }, 700);
+  EXPECT_EQ(observer_.downs, 1);
+  ASSERT_TRUE(server.start());  // same port
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }, 8000));
+  EXPECT_EQ(observer_.ups, 2);
+  auto again = run({"PING"});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, RedisStatus::Ok);
+  EXPECT_EQ(again->value.text, "PONG");
+}
+
+TEST_F(RedisLinkTest, AHungServerTimesOutEachCommandAndTheLinkIsDropped) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  server.pause();
+  auto start = std::chrono::steady_clock::now();
+  auto r = run({"PING"});
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Timeout);
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_EQ(observer_.timeouts, 1);
+  // Still nothing answers: the link gives the connection up.
+  link_->command({"PING"}, [](RedisStatus, const RedisValue&) {});
+  ASSERT_TRUE(runUntil([&] { return !link_->up(); }));
+  server.resume();
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }, 8000));
+  auto again = run({"PING"});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, RedisStatus::Ok);
+}
+
+TEST_F(RedisLinkTest, AWrongPasswordNeverComesUpAndSaysWhy) {
+  RedisServer server("--requirepass right");
+  ASSERT_TRUE(server.start());
+  makeLink(server.port(), "127.0.0.1", "wrong");
+  ASSERT_TRUE(runUntil([&] { return observer_.downs >= 1; }));
+  EXPECT_FALSE(link_->up());
+  EXPECT_NE(observer_.lastWhy.find("AUTH"), std::string::npos) << observer_.lastWhy;
+}
+
+TEST_F(RedisLinkTest, TheRightPasswordAuthenticatesFirst) {
+  RedisServer server("--requirepass right");
+  ASSERT_TRUE(server.start());
+  makeLink(server.port(), "127.0.0.1", "right");
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  auto r = run({"SET", "a", "b"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Ok);
+}
+
+TEST_F(RedisLinkTest, AHostNameIsResolvedOnTheLoop) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port(), "localhost");
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  auto r = run({"PING"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Ok);
+}
+
+TEST_F(RedisLinkTest, DestroyingTheLinkWithCommandsInFlightCallsNothing) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  bool called = false;
+  link_->command({"BLPOP", "nothing", "1"}, [&](RedisStatus, const RedisValue&) { called = true; });
+  link_.reset();
+  runUntil([] { return false; }, 100);
+  EXPECT_FALSE(called);
+}
+
+}  // namespace
+}  // namespace mailgate
