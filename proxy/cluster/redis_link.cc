@@ -251,19 +251,27 @@ void RedisLink::onReply(uint64_t id, void* reply) {
   p.done(status, value);
 }
 
-void RedisLink::command(std::vector<std::string> args, Done done) {
+RedisLink::CommandId RedisLink::command(std::vector<std::string> args, Done done) {
+  uint64_t id = nextId_++;
   if (state_ != State::Up || !context_) {
     if (observer_) observer_->redisCommandDone(RedisStatus::Down, {});
-    completeLater(std::move(done), RedisStatus::Down);
-    return;
+    completeLater(id, std::move(done), RedisStatus::Down);
+    return id;
   }
-  uint64_t id = nextId_++;
   pending_.emplace(id, Pending{std::move(done), std::chrono::steady_clock::now()});
   send(id, args);
   if (!timeoutTimer_.active()) {
     uint32_t tick = std::max<uint32_t>(10, endpoint_.commandTimeoutMs / 4);
     timeoutTimer_.start(tick, [this] { checkTimeouts(); }, tick);
   }
+  return id;
+}
+
+void RedisLink::cancel(CommandId id) {
+  // A reply that still arrives finds no entry and is dropped.
+  pending_.erase(id);
+  for (auto& r : ready_)
+    if (r.id == id) r.done = nullptr;
 }
 
 void RedisLink::checkTimeouts() {
@@ -304,7 +312,7 @@ void RedisLink::drop(std::string why) {
   pending_.clear();
   for (auto& [id, p] : pending) {
     if (observer_) observer_->redisCommandDone(RedisStatus::Down, {});
-    completeLater(std::move(p.done), RedisStatus::Down);
+    completeLater(id, std::move(p.done), RedisStatus::Down);
   }
   lastDownReason_ = why;
   // Reported once per outage (and once if it never came up), not per retry.
@@ -320,15 +328,21 @@ void RedisLink::scheduleReconnect() {
   reconnectTimer_.start(wait, [this] { resolve(); });
 }
 
-void RedisLink::completeLater(Done done, RedisStatus status, RedisValue value) {
-  ready_.push_back(Ready{std::move(done), status, std::move(value)});
+void RedisLink::completeLater(uint64_t id, Done done, RedisStatus status, RedisValue value) {
+  ready_.push_back(Ready{id, std::move(done), status, std::move(value)});
   if (!readyTimer_.active()) readyTimer_.start(0, [this] { flushReady(); });
 }
 
 void RedisLink::flushReady() {
-  auto ready = std::move(ready_);
-  ready_.clear();
-  for (auto& r : ready) r.done(r.status, r.value);
+  // One at a time from the queue itself: a completion may cancel a later
+  // one, or queue new ones (those wait for the next turn).
+  size_t n = ready_.size();
+  while (n-- > 0 && !ready_.empty()) {
+    Ready r = std::move(ready_.front());
+    ready_.pop_front();
+    if (r.done) r.done(r.status, r.value);
+  }
+  if (!ready_.empty() && !readyTimer_.active()) readyTimer_.start(0, [this] { flushReady(); });
 }
 
 }  // namespace mailgate

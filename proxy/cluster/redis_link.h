@@ -75,8 +75,13 @@ class RedisLink {
   const std::string& address() const { return address_; }
   // Why the link is not up (empty while it is).
   const std::string& downReason() const { return lastDownReason_; }
-  // Sends one command (its arguments as binary-safe strings).
-  void command(std::vector<std::string> args, Done done);
+  // Sends one command (its arguments as binary-safe strings). The id lets
+  // the caller cancel the completion when it goes away first.
+  using CommandId = uint64_t;
+  CommandId command(std::vector<std::string> args, Done done);
+  // `done` of that command will not run. The command itself may still
+  // reach Redis.
+  void cancel(CommandId id);
 
  private:
   enum class State { Idle, Resolving, Connecting, Authenticating, Up, Backoff };
@@ -86,6 +91,7 @@ class RedisLink {
   };
   struct Resolve;
   struct Ready {
+    uint64_t id;
     Done done;
     RedisStatus status;
     RedisValue value;
@@ -100,7 +106,7 @@ class RedisLink {
   void scheduleReconnect();
   void onReply(uint64_t id, void* reply);
   void checkTimeouts();
-  void completeLater(Done done, RedisStatus status, RedisValue value = {});
+  void completeLater(uint64_t id, Done done, RedisStatus status, RedisValue value = {});
   void flushReady();
   void send(uint64_t id, const std::vector<std::string>& args);
 
