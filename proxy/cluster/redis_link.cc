@@ -16,6 +16,7 @@ constexpr uint32_t kMinBackoffMs = 100;
 constexpr uint32_t kMaxBackoffMs = 5000;
 // Ids at or above this are the link's own commands (AUTH), never a caller's.
 constexpr uint64_t kAuthId = ~uint64_t{0};
+constexpr uint64_t kSubscribeId = ~uint64_t{0} - 1;
 
 RedisValue copyReply(const redisReply* r) {
   RedisValue v;
@@ -154,6 +155,9 @@ void RedisLink::connectTo(const std::string& ip) {
     return;
   }
   context_ = ac;
+  // A subscriber sends nothing for hours: TCP keepalive notices a peer that
+  // vanished without a FIN.
+  redisKeepAlive(&ac->c, 15);
   redisAsyncSetConnectCallback(ac, &RedisLink::hiredisConnected);
   redisAsyncSetDisconnectCallback(ac, &RedisLink::hiredisDisconnected);
   connectTimer_.start(endpoint_.connectTimeoutMs, [this] { drop("connect timed out"); });
@@ -192,8 +196,14 @@ void RedisLink::onConnected(int) {
   send(kAuthId, {"AUTH", endpoint_.password});
 }
 
+void RedisLink::subscribe(std::string channel, OnMessage onMessage) {
+  channel_ = std::move(channel);
+  onMessage_ = std::move(onMessage);
+}
+
 void RedisLink::becomeUp() {
   connectTimer_.stop();
+  if (onMessage_ && context_) send(kSubscribeId, {"SUBSCRIBE", channel_});
   state_ = State::Up;
   backoffMs_ = kMinBackoffMs;
   lastDownReason_.clear();
@@ -224,6 +234,15 @@ void RedisLink::hiredisReply(redisAsyncContext* ac, void* reply, void* privdata)
 void RedisLink::onReply(uint64_t id, void* reply) {
   auto* r = static_cast<redisReply*>(reply);
   if (r) lastReply_ = std::chrono::steady_clock::now();
+  if (id == kSubscribeId) {
+    // ["subscribe", channel, n] once, then ["message", channel, payload].
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        std::string_view(r->element[0]->str, r->element[0]->len) == "message" &&
+        r->element[2]->type == REDIS_REPLY_STRING && onMessage_)
+      onMessage_(std::string_view(r->element[2]->str, r->element[2]->len));
+    return;
+  }
   if (id == kAuthId) {
     if (!r) return;  // the context is going away; drop() follows
     if (r->type == REDIS_REPLY_ERROR) {

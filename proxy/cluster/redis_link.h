@@ -83,6 +83,13 @@ class RedisLink {
   // reach Redis.
   void cancel(CommandId id);
 
+  // Turns this link into a subscriber (RESP2: a subscribed connection runs
+  // no other command, so a process keeps a second link for its commands).
+  // `onMessage` runs for every message published on `channel`; the
+  // subscription is renewed after every reconnect. Call before start().
+  using OnMessage = std::function<void(std::string_view payload)>;
+  void subscribe(std::string channel, OnMessage onMessage);
+
  private:
   enum class State { Idle, Resolving, Connecting, Authenticating, Up, Backoff };
   struct Pending {
@@ -132,6 +139,8 @@ class RedisLink {
   std::chrono::steady_clock::time_point lastReply_;
   std::string lastDownReason_;
   bool reportedDown_ = false;
+  std::string channel_;
+  OnMessage onMessage_;
 };
 
 }  // namespace mailgate

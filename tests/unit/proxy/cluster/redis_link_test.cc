@@ -225,3 +225,41 @@ TEST_F(RedisLinkTest, DestroyingTheLinkWithCommandsInFlightCallsNothing) {
 
 }  // namespace
 }  // namespace mailgate
+
+namespace mailgate {
+namespace {
+
+TEST_F(RedisLinkTest, ASubscriberGetsEveryMessageAndResubscribesAfterAReconnect) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  RedisEndpoint e{"127.0.0.1", server.port(), "", 500, 200};
+  std::vector<std::string> got;
+  RecordingObserver subObserver;
+  RedisLink sub(&loop_, e, &subObserver);
+  sub.subscribe("mg:kick", [&](std::string_view p) { got.emplace_back(p); });
+  sub.start();
+  makeLink(server.port());
+  ASSERT_TRUE(runUntil([&] { return link_->up() && sub.up(); }));
+  // PUBLISH answers how many subscribers got it: wait until ours counts.
+  auto publish = [&](const std::string& payload) {
+    for (int i = 0; i < 100; ++i) {
+      auto r = run({"PUBLISH", "mg:kick", payload});
+      if (r && r->value.integer == 1) return true;
+      runUntil([] { return false; }, 20);
+    }
+    return false;
+  };
+  ASSERT_TRUE(publish("alice@example.com"));
+  ASSERT_TRUE(runUntil([&] { return got.size() == 1; }));
+  EXPECT_EQ(got[0], "alice@example.com");
+  server.stop();
+  ASSERT_TRUE(runUntil([&] { return !sub.up(); }));
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(runUntil([&] { return sub.up() && link_->up(); }, 8000));
+  ASSERT_TRUE(publish(std::string("bob\0x", 5)));
+  ASSERT_TRUE(runUntil([&] { return got.size() == 2; }));
+  EXPECT_EQ(got[1], std::string("bob\0x", 5));
+}
+
+}  // namespace
+}  // namespace mailgate
