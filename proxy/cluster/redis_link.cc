@@ -157,7 +157,7 @@ void RedisLink::connectTo(const std::string& ip) {
   context_ = ac;
   // A subscriber sends nothing for hours: TCP keepalive notices a peer that
   // vanished without a FIN.
-  redisKeepAlive(&ac->c, 15);
+  redisEnableKeepAlive(&ac->c);
   redisAsyncSetConnectCallback(ac, &RedisLink::hiredisConnected);
   redisAsyncSetDisconnectCallback(ac, &RedisLink::hiredisDisconnected);
   connectTimer_.start(endpoint_.connectTimeoutMs, [this] { drop("connect timed out"); });
