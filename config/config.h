@@ -104,6 +104,28 @@ struct LimitsConfig {
   uint32_t smtpIdleTimeoutS = 300;      // RFC 5321 §4.5.3.2
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerIp = 100;
+  // Failed logins per client address and per user name within a window
+  // (fleet-wide with cluster.redis; docs/architecture.md §2.6). 0 = no limit.
+  uint32_t failedLoginWindowS = 300;
+  uint32_t maxFailedLoginsPerAddress = 0;
+  uint32_t maxFailedLoginsPerUser = 0;
+};
+
+// Shared state of a fleet of replicas in Redis (docs/architecture.md §2.6).
+struct RedisConfig {
+  std::string host;                 // from "host:port"
+  uint16_t port = 6379;
+  std::string address;              // as written, for logs
+  std::string password;             // from `password` or the first line of `password_file`
+  std::string passwordFile;
+  std::string keyPrefix = "mailgate:";
+  uint32_t connectTimeoutMs = 1000;
+  uint32_t commandTimeoutMs = 250;
+};
+
+struct ClusterConfig {
+  std::optional<RedisConfig> redis;  // absent: every replica decides alone
+  uint32_t bridgeLeaseTtlS = 30;
 };
 
 struct LoggingConfig {
@@ -123,6 +145,7 @@ struct Config {
   std::map<std::string, PoolConfig> pools;
   LimitsConfig limits;
   LoggingConfig logging;
+  ClusterConfig cluster;
   std::string smtpExtensions;       // empty = built-in default
 };
 

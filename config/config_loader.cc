@@ -134,6 +134,10 @@ void readLimits(const json* value, LoadContext& ctx, LimitsConfig& l) {
              "RFC 5321 §4.5.3.2.7: at least 5 minutes");
   r.readUint("max_connections", l.maxConnections, 1, 10000000);
   r.readUint("max_connections_per_ip", l.maxConnectionsPerIp, 1, 10000000);
+  r.readUint("failed_login_window_s", l.failedLoginWindowS, 1, kDay);
+  r.readUint("max_failed_logins_per_address", l.maxFailedLoginsPerAddress, 0, 10000000,
+             "0 = no limit; many users share one address behind a NAT");
+  r.readUint("max_failed_logins_per_user", l.maxFailedLoginsPerUser, 0, 10000000, "0 = no limit");
   r.finish();
   if (value && value->is_object() && l.authFailureDelayMaxMs < l.authFailureDelayMs)
     ctx.issues.error(r.pathOf("auth_failure_delay_max_ms"),
@@ -202,6 +206,7 @@ void readTopLevel(const json& doc, LoadContext& ctx, Config& config) {
   r.readUint("drain_timeout_s", config.drainTimeoutS, 0, 86400);
   readLimits(r.find("limits"), ctx, config.limits);
   readLogging(r.find("logging"), ctx, config.logging);
+  readCluster(r.find("cluster"), ctx, config.cluster);
   if (const json* ext = r.find("smtp_extensions")) readSmtpExtensions(ext, ctx, config);
   r.finish();
 }

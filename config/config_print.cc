@@ -159,7 +159,28 @@ json limitsJson(const LimitsConfig& l) {
           {"pop3_idle_timeout_s", l.pop3IdleTimeoutS},
           {"smtp_idle_timeout_s", l.smtpIdleTimeoutS},
           {"max_connections", l.maxConnections},
-          {"max_connections_per_ip", l.maxConnectionsPerIp}};
+          {"max_connections_per_ip", l.maxConnectionsPerIp},
+          {"failed_login_window_s", l.failedLoginWindowS},
+          {"max_failed_logins_per_address", l.maxFailedLoginsPerAddress},
+          {"max_failed_logins_per_user", l.maxFailedLoginsPerUser}};
+}
+
+json clusterJson(const ClusterConfig& c) {
+  json j = {{"bridge_lease_ttl_s", c.bridgeLeaseTtlS}};
+  if (c.redis) {
+    // The password itself is never printed.
+    json r = {{"address", c.redis->address},
+              {"key_prefix", c.redis->keyPrefix},
+              {"connect_timeout_ms", c.redis->connectTimeoutMs},
+              {"command_timeout_ms", c.redis->commandTimeoutMs},
+              {"tls", false}};
+    if (!c.redis->passwordFile.empty())
+      r["password_file"] = c.redis->passwordFile;
+    else if (!c.redis->password.empty())
+      r["password"] = "(set)";
+    j["redis"] = r;
+  }
+  return j;
 }
 
 }  // namespace
@@ -183,6 +204,7 @@ json effectiveConfigJson(const Config& config) {
           {"routes", routes},
           {"pools", pools},
           {"limits", limitsJson(config.limits)},
+          {"cluster", clusterJson(config.cluster)},
           {"logging",
            {{"format", config.logging.format == LogFormat::Json ? "json" : "logfmt"},
             {"level", config.logging.level}}},

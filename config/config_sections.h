@@ -39,6 +39,7 @@ bool checkReadableFile(LoadContext& ctx, const std::string& absPath, const std::
 void readListeners(const nlohmann::json* value, LoadContext& ctx, Config& config);
 void readRoutes(const nlohmann::json* value, LoadContext& ctx, Config& config);
 void readPools(const nlohmann::json* value, LoadContext& ctx, Config& config);
+void readCluster(const nlohmann::json* value, LoadContext& ctx, ClusterConfig& cluster);
 
 // loadConfigText() that also lists the JSON path of every key looked up
 // (config_keys.cc).

@@ -103,7 +103,8 @@ json configWithEveryObject() {
              "tls": "implicit", "ca_file": "ca.pem", "client_ip": "id",
              "health": { "interval_s": 5 } }
     },
-    "limits": {}, "logging": {}, "smtp_extensions": ["8BITMIME"]
+    "limits": {}, "logging": {}, "smtp_extensions": ["8BITMIME"],
+    "cluster": {"redis": {"address": "127.0.0.1:6379"}}
   })");
 }
 
