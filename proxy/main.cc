@@ -11,6 +11,7 @@
 #include "config/config_check_files.h"
 #include "config/config_print.h"
 #include "config/config_report.h"
+#include "proxy/cluster/kick.h"
 #include "proxy/server/server.h"
 
 namespace {
@@ -30,6 +31,9 @@ void usage(FILE* out) {
       "                                      exit 0 if the daemon would accept FILE\n"
       "       mailgate --print-config FILE   print the effective configuration of FILE, every\n"
       "                                      default filled in (loads back with --config)\n"
+      "       mailgate kick --config FILE USER\n"
+      "                                      end every session of USER on every replica\n"
+      "                                      sharing FILE's cluster.redis\n"
       "       mailgate --version             print the version\n"
       "       mailgate --help                print this help\n"
       "signals: SIGHUP reloads the config and certificates; SIGTERM drains and exits.\n"
@@ -57,6 +61,30 @@ int printConfig(const std::string& path) {
   return 0;
 }
 
+// mailgate kick --config FILE USER (docs/architecture.md §2.6).
+int kick(const std::string& path, const std::string& user) {
+  auto result = mailgate::loadConfigFile(path);
+  std::string report = mailgate::formatConfigErrors(result, path);
+  if (!report.empty()) std::fputs(report.c_str(), stderr);
+  if (!result.config) return 1;
+  if (!result.config->cluster.redis) {
+    std::fprintf(stderr, "%s: no cluster.redis: a kick needs the fleet's Redis\n", path.c_str());
+    return 1;
+  }
+  if (user.empty() || user.size() > 1024 || user.find('\0') != std::string::npos) {
+    std::fprintf(stderr, "mailgate kick: expected a user name\n");
+    return 2;
+  }
+  std::string error;
+  auto receivers = mailgate::publishKick(*result.config->cluster.redis, user, error);
+  if (!receivers) {
+    std::fprintf(stderr, "mailgate kick: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("kick %s: sent to %lld replica(s)\n", user.c_str(), *receivers);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,6 +100,8 @@ int main(int argc, char** argv) {
   }
   if (argc == 3 && !std::strcmp(argv[1], "--check-config")) return checkConfig(argv[2]);
   if (argc == 3 && !std::strcmp(argv[1], "--print-config")) return printConfig(argv[2]);
+  if (argc == 5 && !std::strcmp(argv[1], "kick") && !std::strcmp(argv[2], "--config"))
+    return kick(argv[3], argv[4]);
   if (argc == 3 && !std::strcmp(argv[1], "--config")) {
     mailgate::Server server(argv[2]);
     return server.run();
