@@ -205,6 +205,14 @@ std::string formatAt(LogFormat fmt, Level level, std::string_view event,
     j["level"] = levelName(level);
     j["event"] = std::string(event);
     for (const Field& f : fields) {
+      switch (f.kind) {
+        // The text came from std::to_string of a number of that kind, so the
+        // conversions back cannot fail.
+        case Field::Kind::Signed: j[safeKey(f.key)] = std::stoll(f.value); continue;
+        case Field::Kind::Unsigned: j[safeKey(f.key)] = std::stoull(f.value); continue;
+        case Field::Kind::Real: j[safeKey(f.key)] = std::stod(f.value); continue;
+        case Field::Kind::Text: break;
+      }
       std::string suffix;
       std::string value(capValue(f.value, &suffix));
       j[safeKey(f.key)] = value + suffix;

@@ -104,6 +104,12 @@ struct Metrics::Impl {
       family(prometheus::BuildGauge(), "mailgate_connections_active",
              "Client connections currently open, by listener and protocol."),
       {"listener", "protocol"}};
+  LabeledFamily<prometheus::Counter, 2> connectionsRefused{
+      family(prometheus::BuildCounter(), "mailgate_connections_refused_total",
+             "Client connections closed before login by the gateway itself, by listener and "
+             "reason (connection_limit|per_ip_limit|draining|tls_handshake_failed|"
+             "tls_handshake_timeout|proxy_untrusted|proxy_header_invalid|proxy_header_timeout)."),
+      {"listener", "reason"}};
   LabeledFamily<prometheus::Counter, 3> tlsHandshakes{
       family(prometheus::BuildCounter(), "mailgate_tls_handshakes_total",
              "TLS handshakes with clients, by listener, negotiated version and result (ok|error)."),
@@ -201,6 +207,14 @@ void Metrics::connectionClosed(std::string_view listener, std::string_view proto
   impl_->connectionsActive.get({listener, protocol}).Decrement();
 }
 
+GaugeHandle Metrics::connectionsActive(std::string_view listener, std::string_view protocol) {
+  return GaugeHandle(&impl_->connectionsActive.get({listener, protocol}));
+}
+
+void Metrics::connectionRefused(std::string_view listener, std::string_view reason) {
+  impl_->connectionsRefused.get({listener, reason}).Increment();
+}
+
 void Metrics::tlsHandshake(std::string_view listener, std::string_view version, bool ok) {
   impl_->tlsHandshakes.get({listener, version, ok ? "ok" : "error"}).Increment();
 }
@@ -223,6 +237,22 @@ void Metrics::backendUp(std::string_view pool, std::string_view backend, bool up
 
 void Metrics::relayBytes(std::string_view direction, std::string_view protocol, uint64_t bytes) {
   impl_->relayBytes.get({direction, protocol}).Increment(static_cast<double>(bytes));
+}
+
+CounterHandle Metrics::relayBytesCounter(std::string_view direction, std::string_view protocol) {
+  return CounterHandle(&impl_->relayBytes.get({direction, protocol}));
+}
+
+void CounterHandle::add(uint64_t n) const {
+  if (counter_) counter_->Increment(static_cast<double>(n));
+}
+
+void GaugeHandle::increment() const {
+  if (gauge_) gauge_->Increment();
+}
+
+void GaugeHandle::decrement() const {
+  if (gauge_) gauge_->Decrement();
 }
 
 void Metrics::protocolError(std::string_view protocol, std::string_view error) {

@@ -10,9 +10,39 @@
 
 namespace prometheus {
 class Registry;
-}
+class Counter;
+class Gauge;
+}  // namespace prometheus
 
 namespace mailgate {
+
+// A series resolved once (at accept, at login) and then updated without a
+// lookup: for paths that run per read chunk (the relay). Copyable; a
+// default-constructed handle records nothing. Series are never removed, so
+// a handle stays valid for the life of the process.
+class CounterHandle {
+ public:
+  CounterHandle() = default;
+  void add(uint64_t n) const;
+  void increment() const { add(1); }
+
+ private:
+  friend class Metrics;
+  explicit CounterHandle(prometheus::Counter* c) : counter_(c) {}
+  prometheus::Counter* counter_ = nullptr;
+};
+
+class GaugeHandle {
+ public:
+  GaugeHandle() = default;
+  void increment() const;
+  void decrement() const;
+
+ private:
+  friend class Metrics;
+  explicit GaugeHandle(prometheus::Gauge* g) : gauge_(g) {}
+  prometheus::Gauge* gauge_ = nullptr;
+};
 
 class Metrics {
  public:
@@ -21,6 +51,14 @@ class Metrics {
   // mailgate_connections_total{listener,protocol}, mailgate_connections_active{listener,protocol}
   void connectionOpened(std::string_view listener, std::string_view protocol);
   void connectionClosed(std::string_view listener, std::string_view protocol);
+  // The same active-connections series as a handle, for a session to resolve
+  // at accept and decrement at its end.
+  GaugeHandle connectionsActive(std::string_view listener, std::string_view protocol);
+  // mailgate_connections_refused_total{listener,reason}  reason: a RefusalReason
+  // name (proxy/server/session_outcome.h): connection_limit|per_ip_limit|
+  // draining|tls_handshake_failed|tls_handshake_timeout|proxy_untrusted|
+  // proxy_header_invalid|proxy_header_timeout
+  void connectionRefused(std::string_view listener, std::string_view reason);
   // mailgate_tls_handshakes_total{listener,version,result}  result: ok|error
   void tlsHandshake(std::string_view listener, std::string_view version, bool ok);
   // mailgate_logins_total{protocol,result}  result: ok|auth_failed|temp_failed|refused|aborted
@@ -33,6 +71,7 @@ class Metrics {
   void backendUp(std::string_view pool, std::string_view backend, bool up);
   // mailgate_relay_bytes_total{direction,protocol}  direction: client_to_backend|backend_to_client
   void relayBytes(std::string_view direction, std::string_view protocol, uint64_t bytes);
+  CounterHandle relayBytesCounter(std::string_view direction, std::string_view protocol);
   // mailgate_protocol_errors_total{protocol,error}  error: a short fixed token
   void protocolError(std::string_view protocol, std::string_view error);
   // mailgate_bridge_commands_total{command,result}, mailgate_bridge_messages_hidden_total,

@@ -42,6 +42,8 @@ Endpoint endpointOf(const sockaddr_storage& ss) {
 
 }  // namespace
 
+void ConnectionCloser::operator()(Connection* c) const noexcept { c->close(); }
+
 const char* closeReasonName(CloseReason r) {
   switch (r) {
     case CloseReason::PeerClosed: return "peer_closed";
@@ -165,7 +167,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   auto* c = static_cast<Connection*>(stream->data);
   if (c->state_ != State::Open) return;
   if (nread > 0) {
-    c->bytesIn_ += static_cast<uint64_t>(nread);
+    c->traffic_->in += static_cast<uint64_t>(nread);
     c->receive(buf->base, static_cast<size_t>(nread));
   } else if (nread == UV_EOF) {
     c->fail(CloseReason::PeerClosed, "connection closed by peer");
@@ -253,7 +255,7 @@ void Connection::onWriteDone(uv_write_t* req, int status) {
   Connection* c = w->owner;
   c->writeInFlight_ = false;
   c->pendingWrite_ -= w->data.size();
-  if (status == 0) c->bytesOut_ += w->data.size();
+  if (status == 0) c->traffic_->out += w->data.size();
   delete w;
   if (c->state_ == State::Closed) return;  // aborted: outBuffer_ goes with us
   if (status < 0) {

@@ -39,6 +39,14 @@ class ConnectionHandler {
   virtual void onClosed(CloseReason reason, std::string_view detail) = 0;
 };
 
+// Bytes on the wire (TLS records included) of one connection. Shared, so a
+// session can still read the totals for its last log line after the
+// connection moved to the relay or the bridge, or deleted itself.
+struct TrafficCount {
+  uint64_t in = 0;
+  uint64_t out = 0;
+};
+
 struct Endpoint {
   std::string address;  // textual IP
   uint16_t port = 0;
@@ -91,8 +99,9 @@ class Connection {
   const Endpoint& peer() const { return peer_; }
   const Endpoint& local() const { return local_; }
   uv_loop_t* loop() const { return tcp_.loop; }
-  uint64_t bytesIn() const { return bytesIn_; }
-  uint64_t bytesOut() const { return bytesOut_; }
+  uint64_t bytesIn() const { return traffic_->in; }
+  uint64_t bytesOut() const { return traffic_->out; }
+  std::shared_ptr<const TrafficCount> traffic() const { return traffic_; }
 
  private:
   explicit Connection(uv_loop_t* loop);
@@ -147,7 +156,17 @@ class Connection {
   size_t highWater_ = 256 * 1024;
   bool wasAboveHigh_ = false;
   Endpoint peer_, local_;
-  uint64_t bytesIn_ = 0, bytesOut_ = 0;
+  std::shared_ptr<TrafficCount> traffic_ = std::make_shared<TrafficCount>();
 };
+
+// The one owner of a Connection, in the type: destroying the handle closes
+// the connection (flushing what is queued); moving it hands the connection
+// on (login -> relay). After the handler's onClosed() the connection is gone
+// already: the owner then calls forget(handle), never close().
+struct ConnectionCloser {
+  void operator()(Connection* c) const noexcept;
+};
+using OwnedConnection = std::unique_ptr<Connection, ConnectionCloser>;
+inline void forget(OwnedConnection& c) { (void)c.release(); }
 
 }  // namespace mailgate

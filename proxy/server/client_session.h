@@ -1,18 +1,24 @@
 #pragma once
-// One client connection from accept to close. The session's phase is visible
-// in which object handles the client's bytes: the LoginMachine before login,
-// then the Relay (proxy) or the BridgeSession (POP3 bridge).
+// One client connection from accept to close, and its only owner. The
+// session's phase is visible in which object handles the client's bytes: the
+// PROXY header parser and the TLS handshake (session_accept.cc), the
+// LoginMachine (session_login.cc), then the Relay or the BridgeSession
+// (session_handoff.cc). This file: start, drain, and the end of the session.
 #include <uv.h>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proxy/codec/proxy_protocol_parser.h"
 #include "proxy/net/connection.h"
+#include "proxy/net/deferred.h"
+#include "proxy/net/lifetime_guard.h"
 #include "proxy/net/timer.h"
 #include "proxy/server/runtime.h"
+#include "proxy/server/session_outcome.h"
 #include "proxy/session/login_machine.h"
 #include "proxy/upstream/backend_connector.h"
 #include "proxy/upstream/router.h"
@@ -39,7 +45,8 @@ struct SessionEnvironment {
 
 class ClientSession : private ConnectionHandler, private LoginSink {
  public:
-  ClientSession(SessionEnvironment env, Connection* client);
+  // Takes ownership of `client`.
+  ClientSession(SessionEnvironment env, OwnedConnection client);
   ~ClientSession() override;
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
@@ -52,6 +59,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
  private:
   enum class Phase { ProxyHeader, Handshake, Login, Authenticating, Relaying, Bridging, Done };
 
+  // --- accepting (session_accept.cc) ---
   // PROXY protocol (listeners with proxy_protocol: true): the header comes
   // first, before TLS or the greeting.
   bool fromTrustedProxy() const;
@@ -59,20 +67,22 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   // TLS handshake (implicit) or greeting; `early` = client bytes that came
   // behind the PROXY header in the same read.
   void beginProtocol(std::string_view early);
+  void onAcceptTimeout();
+  // Closes a connection turned away before login, counted by reason.
+  void refuse(RefusalReason reason);
 
+  // --- the login phase (session_login.cc) ---
   void startLogin(bool tlsActive);
   void onRouted(RouteResult result);
+  void connectBackend(RouteResult route);
   void onBackendResult(BackendConnectResult result);
-  void startBridge(const RouteResult& route);
   // `oauthChallenge`: the backend's OAuth error challenge, replayed to the
   // client before the failure (LoginMachine::loginFailed).
-  void answerLoginFailure(LoginFailure why, std::string text, std::string_view metricResult,
+  void answerLoginFailure(LoginFailure why, std::string text, LoginOutcome outcome,
                           std::string_view detail, std::string oauthChallenge = {},
                           bool disconnectAfter = false);
-  void finish(std::string_view reason);
-  std::string goodbyeFor(std::string_view reason) const;
-  std::string clientLabel() const;  // "ip:port" of the real client (PROXY header aware)
-
+  // `mode`: "" for the proxy (the log then names the pool), "bridge".
+  void recordLoginOk(std::string_view pool, std::string_view mode);
   // Backpressure before login: the machine gets the client's input a line at
   // a time, and none while the client's output queue is above its high
   // watermark (a client that pipelines commands and never reads would
@@ -83,8 +93,17 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   void continueLogin();
   size_t feedLogin(std::string_view bytes);  // returns the bytes used up
   void updateLoginReading();
+
+  // --- the hand-off (session_handoff.cc) ---
+  void startRelay(BackendConnectResult result);
+  void startBridge(const RouteResult& route);
+  void serveBridge();
   // The machine's pipelined bytes, then those it was not given yet.
   std::string takeLoginPipelined();
+
+  // --- the end (client_session.cc) ---
+  void finish(SessionEndReason reason);
+  std::string clientLabel() const;  // "ip:port" of the real client (PROXY header aware)
 
   // ConnectionHandler (client side)
   void onData(std::string_view bytes) override;
@@ -99,7 +118,8 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   void protocolError(std::string_view what) override;
 
   SessionEnvironment env_;
-  Connection* client_;
+  // The client until the hand-off; then the relay or the bridge owns it.
+  OwnedConnection client_;
   Phase phase_ = Phase::Handshake;
   std::unique_ptr<ProxyProtocolParser> proxyParser_;
   // The client as the rest of the session sees it (logs, routing, backend
@@ -115,16 +135,26 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   std::unique_ptr<BridgeSession> bridge_;
   Timer loginTimer_;
   Timer delayTimer_;
+  DeferredCall finishedNotice_;
+  LifetimeGuard guard_;         // for the router's callback
+  std::string protocol_;        // metric label, from the listener
   Credentials credentials_;     // kept only until the backend answered
   std::string user_;            // for logs
   std::string backend_;         // for logs
-  std::string loginResult_ = "none";  // for the session_end line
+  LoginOutcome loginOutcome_ = LoginOutcome::None;
+  // How closeClient() ends the session: a client's QUIT, or the timeout or
+  // drain that made the machine say goodbye.
+  SessionEndReason closeReason_ = SessionEndReason::ClientQuit;
+  std::optional<RefusalReason> refusal_;
   unsigned authAttempts_ = 0;
   unsigned authFailures_ = 0;
   bool startTlsUsed_ = false;
   bool finished_ = false;
+  // Client side, for session_end (Dovecot's in=/out=), readable after the
+  // connection moved on or went away.
+  std::shared_ptr<const TrafficCount> clientTraffic_;
+  std::string tlsVersion_;      // "" without TLS
   std::chrono::steady_clock::time_point started_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace mailgate

@@ -8,6 +8,9 @@
 
 namespace mailgate {
 
+// Which limit, if any, refused a connection (RefusalReason at the caller).
+enum class Admission { Admitted, TotalLimit, PerIpLimit };
+
 class ConnectionLimiter {
  public:
   void setLimits(uint32_t total, uint32_t perIp) {
@@ -15,13 +18,13 @@ class ConnectionLimiter {
     total_ = total;
     perIp_ = perIp;
   }
-  // False when either limit is reached; otherwise counts the connection.
-  bool tryAcquire(const std::string& ip) {
+  // Counts the connection unless a limit is reached, and says which.
+  Admission tryAcquire(const std::string& ip) {
     std::lock_guard lock(mutex_);
-    if (active_ >= total_) return false;
-    if (!acquireAddressLocked(ip)) return false;
+    if (active_ >= total_) return Admission::TotalLimit;
+    if (!acquireAddressLocked(ip)) return Admission::PerIpLimit;
     ++active_;
-    return true;
+    return Admission::Admitted;
   }
   void release(const std::string& ip) {
     releaseAddress(ip);
@@ -31,11 +34,11 @@ class ConnectionLimiter {
   // The two halves, for PROXY protocol listeners: the connection counts in
   // the total at accept, its client address only once the PROXY header has
   // named it (the TCP peer is the load balancer, shared by every client).
-  bool tryAcquireTotal() {
+  Admission tryAcquireTotal() {
     std::lock_guard lock(mutex_);
-    if (active_ >= total_) return false;
+    if (active_ >= total_) return Admission::TotalLimit;
     ++active_;
-    return true;
+    return Admission::Admitted;
   }
   bool tryAcquireAddress(const std::string& ip) {
     std::lock_guard lock(mutex_);

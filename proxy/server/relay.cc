@@ -4,19 +4,19 @@
 
 namespace mailgate {
 
-Relay::Relay(uv_loop_t* loop, Connection* client, Connection* backend, Options options, Done done)
+Relay::Relay(uv_loop_t* loop, OwnedConnection client, OwnedConnection backend, Options options, Done done)
     : loop_(loop),
-      client_(client),
-      backend_(backend),
+      client_(std::move(client)),
+      backend_(std::move(backend)),
       options_(std::move(options)),
+      clientToBackendBytes_(Metrics::instance().relayBytesCounter("client_to_backend", options_.protocol)),
+      backendToClientBytes_(Metrics::instance().relayBytesCounter("backend_to_client", options_.protocol)),
       done_(std::move(done)),
-      idleTimer_(loop) {}
+      idleTimer_(loop),
+      doneNotice_(loop) {}
 
-Relay::~Relay() {
-  *alive_ = false;
-  if (client_) client_->close();
-  if (backend_) backend_->close();
-}
+// The OwnedConnection members close both connections, flushing what is queued.
+Relay::~Relay() = default;
 
 void Relay::start(std::string_view clientPipelined, std::string_view backendRemainder) {
   client_->setHandler(&clientSide_);
@@ -33,17 +33,16 @@ void Relay::start(std::string_view clientPipelined, std::string_view backendRema
 }
 
 void Relay::checkIdle() {
-  if (uv_now(loop_) - lastActivityMs_ >= options_.idleTimeoutS * 1000ull) finish("idle_timeout");
+  if (uv_now(loop_) - lastActivityMs_ >= options_.idleTimeoutS * 1000ull) finish(SessionEndReason::IdleTimeout);
 }
 
 void Relay::forward(bool fromClient, std::string_view bytes) {
   if (finished_) return;
   lastActivityMs_ = uv_now(loop_);
-  Connection* to = fromClient ? backend_ : client_;
-  Connection* from = fromClient ? client_ : backend_;
+  Connection* to = fromClient ? backend_.get() : client_.get();
+  Connection* from = fromClient ? client_.get() : backend_.get();
   to->write(bytes);
-  Metrics::instance().relayBytes(fromClient ? "client_to_backend" : "backend_to_client",
-                                 options_.protocol, bytes.size());
+  (fromClient ? clientToBackendBytes_ : backendToClientBytes_).add(bytes.size());
   if (to->aboveHighWatermark()) {
     from->pauseReading();
     // A client that does not read its answers is not read either: its
@@ -64,37 +63,30 @@ void Relay::drained(bool clientSide) {
 
 void Relay::closed(bool clientSide, CloseReason reason, std::string_view detail) {
   // The closed connection deletes itself; forget it, flush the other.
-  if (clientSide) {
-    client_ = nullptr;
-  } else {
-    backend_ = nullptr;
-  }
-  finish(clientSide ? (reason == CloseReason::PeerClosed ? "client_closed" : "client_error")
-                    : (reason == CloseReason::PeerClosed ? "backend_closed" : "backend_error"));
+  (void)detail;
+  forget(clientSide ? client_ : backend_);
+  const bool peerClosed = reason == CloseReason::PeerClosed;
+  finish(clientSide ? (peerClosed ? SessionEndReason::ClientClosed : SessionEndReason::ClientError)
+                    : (peerClosed ? SessionEndReason::BackendClosed : SessionEndReason::BackendError));
 }
 
 void Relay::shutdown(std::string_view goodbye) {
   if (finished_) return;
   if (client_ && !goodbye.empty()) client_->write(goodbye);
-  finish("shutdown");
+  finish(SessionEndReason::Shutdown);
 }
 
-void Relay::finish(std::string reason) {
+void Relay::finish(SessionEndReason reason) {
   if (finished_) return;
   finished_ = true;
   idleTimer_.stop();
-  if (client_) {
-    client_->close();
-    client_ = nullptr;
-  }
-  if (backend_) {
-    backend_->close();
-    backend_ = nullptr;
-  }
+  client_.reset();   // closes, flushing
+  backend_.reset();
   // Tell the owner on a later turn: it will destroy us, and we may be on
   // a callback stack of ours right now.
-  deferToNextTick(loop_, [done = std::move(done_), reason = std::move(reason), alive = alive_] {
-    if (*alive) done(reason);
+  doneNotice_.post([this, reason] {
+    Done done = std::move(done_);
+    if (done) done(reason);
   });
 }
 

@@ -12,8 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/admin/metrics.h"
 #include "proxy/net/connection.h"
+#include "proxy/net/deferred.h"
 #include "proxy/net/timer.h"
+#include "proxy/server/session_outcome.h"
 
 namespace mailgate {
 
@@ -24,8 +27,9 @@ class Relay {
     uint32_t idleTimeoutS = 1800;
   };
   // `done` runs once, from a loop callback, when both connections are closing.
-  using Done = std::function<void(std::string_view reason)>;
-  Relay(uv_loop_t* loop, Connection* client, Connection* backend, Options options, Done done);
+  using Done = std::function<void(SessionEndReason reason)>;
+  // The relay owns both connections from here on.
+  Relay(uv_loop_t* loop, OwnedConnection client, OwnedConnection backend, Options options, Done done);
   ~Relay();  // closes both connections (flushing what is queued)
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
@@ -52,20 +56,23 @@ class Relay {
   void forward(bool fromClient, std::string_view bytes);
   void drained(bool clientSide);
   void closed(bool clientSide, CloseReason reason, std::string_view detail);
-  void finish(std::string reason);
+  void finish(SessionEndReason reason);
   void checkIdle();
 
   uv_loop_t* loop_;
-  Connection* client_;
-  Connection* backend_;
+  OwnedConnection client_;
+  OwnedConnection backend_;
   Side clientSide_{*this, true};
   Side backendSide_{*this, false};
   Options options_;
+  // Resolved once here, not per forwarded chunk.
+  CounterHandle clientToBackendBytes_;
+  CounterHandle backendToClientBytes_;
   Done done_;
   Timer idleTimer_;
+  DeferredCall doneNotice_;
   uint64_t lastActivityMs_ = 0;
   bool finished_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards deferred callbacks
 };
 
 }  // namespace mailgate

@@ -9,6 +9,9 @@
 #include "proxy/net/connection.h"
 #include "proxy/server/client_session.h"
 #include "proxy/server/connection_limiter.h"
+#include "proxy/admin/metrics.h"
+#include "proxy/server/protocol_goodbye.h"
+#include "proxy/server/session_outcome.h"
 
 namespace mailgate {
 
@@ -103,6 +106,9 @@ void Worker::accept(ListenerHandle& lh) {
   if (!conn) return;
   const ListenerConfig* listener = runtime_ ? runtime_->listener(lh.name) : nullptr;
   if (!listener || stopping_) {
+    const auto reason = refusalReasonName(RefusalReason::Draining);
+    Metrics::instance().connectionRefused(lh.name, reason);
+    log::info("connection_refused", {{"listener", lh.name}, {"client", conn->peer().address}, {"reason", reason}});
     conn->abort();
     return;
   }
@@ -110,16 +116,14 @@ void Worker::accept(ListenerHandle& lh) {
   // Behind a load balancer the TCP peer is the balancer: the per-IP limit
   // is applied by the session to the address in the PROXY header.
   const bool perIpLater = listener->proxyProtocol;
-  if (!(perIpLater ? limiter_.tryAcquireTotal() : limiter_.tryAcquire(ip))) {
+  const Admission admission = perIpLater ? limiter_.tryAcquireTotal() : limiter_.tryAcquire(ip);
+  if (admission != Admission::Admitted) {
     // Say why before closing, where the client can read it (not inside TLS).
-    if (listener->tls != TlsMode::Implicit) {
-      switch (listener->protocol) {
-        case ListenerProtocol::Imap: conn->write("* BYE [UNAVAILABLE] Too many connections\r\n"); break;
-        case ListenerProtocol::Pop3: conn->write("-ERR [SYS/TEMP] Too many connections\r\n"); break;
-        case ListenerProtocol::Smtp: conn->write("421 4.7.0 Too many connections\r\n"); break;
-      }
-    }
-    log::warn("connection_refused", {{"listener", lh.name}, {"client", ip}, {"reason", "limit"}});
+    if (listener->tls != TlsMode::Implicit) conn->write(tooManyConnectionsLine(listener->protocol));
+    const auto reason = refusalReasonName(admission == Admission::TotalLimit ? RefusalReason::ConnectionLimit
+                                                                             : RefusalReason::PerIpLimit);
+    Metrics::instance().connectionRefused(lh.name, reason);
+    log::warn("connection_refused", {{"listener", lh.name}, {"client", ip}, {"reason", reason}});
     conn->close();
     return;
   }
@@ -132,7 +136,7 @@ void Worker::accept(ListenerHandle& lh) {
   env.listener = listener;
   env.sessionId = id;
   if (perIpLater) env.limiter = &limiter_;
-  auto session = std::make_unique<ClientSession>(std::move(env), conn);
+  auto session = std::make_unique<ClientSession>(std::move(env), OwnedConnection(conn));
   ClientSession* raw = session.get();
   // Set after construction: the callback needs the session's address.
   // (SessionEnvironment is copied into the session, so patch through a small hook.)

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import threading
+import time
 
 import pytest
 
@@ -330,3 +331,51 @@ def test_json_escapes_c1_controls(mailgate_factory, certs):
     text = open(mg.log_path, "rb").read().decode("utf-8")
     assert "eve" in text
     assert not re.search("[\u0080-\u009f\u2028\u2029]", text)
+
+
+# ---- session_end: traffic and TLS ------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["logfmt", "json"])
+def test_session_end_carries_client_bytes_and_tls_version(mailgate_factory, certs, new_user, fmt):
+    """Like Dovecot's in=/out=: the client side's bytes, counted across the
+    hand-off to the relay, and the TLS version; JSON writes the numbers as
+    numbers. A plaintext session (greeting only) logs tls_version empty."""
+    user, _ = new_user(password=PASSWORD, prefix="bytes")
+
+    def modify(cfg):
+        cfg["logging"] = {"format": fmt, "level": "info"}
+    mg = mailgate_factory(modify=modify)
+    c = imap_client(mg, "imaps", certs)
+    c.login(user, PASSWORD)
+    big = "x" * 200000  # far more than the login phase exchanges
+    c.append("INBOX", None, None, ("Subject: t\r\n\r\n" + big + "\r\n").encode())
+    c.select("INBOX")
+    c.fetch("1", "(BODY[])")
+    c.logout()
+    plain = socket.create_connection(("127.0.0.1", mg.port("imap-starttls")))
+    plain.recv(4096)  # the greeting
+    plain.close()
+    deadline = time.time() + 10
+    while mg.log_text().count("session_end") < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    mg.stop()
+    _, records = log_records(mg, fmt)
+    by = sessions_by_id(records)
+    ends = {r["session"]: r for r in records if r["event"] == "session_end"}
+    logged = [ends[s] for s, v in by.items() if v.get("result") == "ok" and s in ends]
+    assert len(logged) == 1, ends
+    end = logged[0]
+    if fmt == "json":
+        assert isinstance(end["in"], int) and isinstance(end["out"], int), end
+        assert isinstance(end["duration_ms"], int), end
+    bytes_in, bytes_out = int(end["in"]), int(end["out"])
+    assert bytes_in > 200000, end   # the APPEND went through the relay
+    assert bytes_out > 200000, end  # and so did the FETCH
+    assert end["tls_version"].startswith("TLSv1."), end
+    assert end["reason"] in ("client_closed", "backend_closed"), end
+    # Our plaintext connection (the harness's readiness probes may add more).
+    plain_end = [r for r in ends.values() if r["listener"] == "imap-starttls"]
+    assert plain_end, ends
+    for r in plain_end:
+        assert r["tls_version"] == "" and int(r["out"]) > 0, r  # the greeting went out
+        assert r["login"] == "none" and r["reason"] == "client_closed", r

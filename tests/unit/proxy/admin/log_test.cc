@@ -101,6 +101,22 @@ TEST(Log, EventWritesOneLineToStderr) {
 namespace mailgate::log {
 namespace {
 
+TEST(LogJson, NumbersAreWrittenAsNumbers) {
+  const uint64_t big = 18446744073709551615ull;
+  const auto j = nlohmann::json::parse(format(LogFormat::Json, Level::Info, "session_end",
+                                              {{"in", big}, {"out", 0}, {"delta", -3}, {"port", "143"}}));
+  ASSERT_TRUE(j["in"].is_number_unsigned()) << j;
+  EXPECT_EQ(j["in"].get<uint64_t>(), big);
+  EXPECT_TRUE(j["out"].is_number());
+  EXPECT_EQ(j["delta"].get<int>(), -3);
+  EXPECT_EQ(j["port"], "143");  // text stays text, even when it looks like a number
+}
+
+TEST(Logfmt, NumbersAreBare) {
+  EXPECT_EQ(withoutTs(format(LogFormat::Logfmt, Level::Info, "e", {{"in", 12u}, {"d", -1}})),
+            "level=info event=e in=12 d=-1");
+}
+
 TEST(LogJson, EscapesUnicodeLineBreaksSoOneEventStaysOneLine) {
   // U+0085 (NEL), U+2028 (LS), U+2029 (PS): raw they would split the line for
   // shippers that honour Unicode line breaks.

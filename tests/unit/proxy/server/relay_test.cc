@@ -75,8 +75,8 @@ TEST(RelayTest, ClientThatDoesNotReadItsAnswersIsNotReadEither) {
 
   auto maybeStart = [&] {
     if (!relayClient || !relayBackend || relay) return;
-    relay = std::make_unique<Relay>(&loop, relayClient, relayBackend, Relay::Options{"imap", 1800},
-                                    [&](std::string_view) { relayDone = true; });
+    relay = std::make_unique<Relay>(&loop, OwnedConnection(relayClient), OwnedConnection(relayBackend),
+                                    Relay::Options{"imap", 1800}, [&](SessionEndReason) { relayDone = true; });
     relay->start({}, {});
   };
   OneAcceptor front(&loop, [&](Connection* c) {
