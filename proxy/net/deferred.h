@@ -1,7 +1,7 @@
 #pragma once
 // Work that must happen on a later turn of the loop, owned so that it cannot
-// outlive what it touches: an object never re-enters or destroys itself from
-// inside its own callback (docs/architecture.md, "one owner per libuv handle").
+// outlive what it touches: no object is deleted on its own callback's stack,
+// and each handle has one owner (docs/architecture.md §4).
 //
 //  - DeferredCall: a member that runs a call on a later turn; destroying the
 //    owner (and so the member) cancels it. This replaces the hand-rolled

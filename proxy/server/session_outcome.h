@@ -11,7 +11,7 @@ namespace mailgate {
 enum class RefusalReason {
   ConnectionLimit,      // limits.max_connections reached (docs/configuration.md)
   PerIpLimit,           // limits.max_connections_per_ip reached
-  Draining,             // accepted while the process drains (docs/architecture.md §2.5)
+  Draining,             // accepted while the process drains (docs/architecture.md §2.4)
   TlsHandshakeFailed,   // implicit TLS or STARTTLS handshake failed
   TlsHandshakeTimeout,  // no handshake within limits.login_timeout_s
   ProxyUntrusted,       // PROXY listener, peer not in trusted_proxies
