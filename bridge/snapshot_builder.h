@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bridge/imap_client/imap_response.h"
+#include "proxy/codec/imap_response.h"
 #include "bridge/view/pop3_view.h"
 
 namespace mailgate {

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bridge/imap_client/imap_response.h"
+#include "proxy/codec/imap_response.h"
 
 namespace mailgate {
 

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "bridge/imap_client/command_data.h"
-#include "bridge/imap_client/imap_response.h"
-#include "bridge/imap_client/imap_response_parser.h"
+#include "proxy/codec/imap_response.h"
+#include "proxy/codec/imap_response_reader.h"
 #include "config/config.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/timer.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "bridge/imap_client/command_data.h"
-#include "bridge/imap_client/imap_response_parser.h"
+#include "proxy/codec/imap_response_reader.h"
 #include "bridge/snapshot_builder.h"
 
 namespace {

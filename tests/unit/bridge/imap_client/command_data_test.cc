@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/imap_client/imap_response_parser.h"
+#include "proxy/codec/imap_response_reader.h"
 
 namespace mailgate {
 namespace {

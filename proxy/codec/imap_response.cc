@@ -1,26 +1,8 @@
-#include "bridge/imap_client/imap_response.h"
+#include "proxy/codec/imap_response.h"
 
 #include <charconv>
 
 namespace mailgate {
-
-bool asciiIEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string asciiUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
 
 bool ImapValue::isAtom(std::string_view name) const {
   return kind == Kind::Atom && asciiIEquals(text, name);

@@ -1,13 +1,15 @@
 #pragma once
 // One server response as the IMAP client sees it (RFC 9051 §7): tagged status,
 // untagged status or data, or a continuation request. Plain data; built by
-// ImapResponseParser.
+// ImapResponseReader (proxy/codec/imap_response_reader.h).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "proxy/mail/ascii.h"  // asciiIEquals, asciiUpper: callers of ImapValue use them
 
 namespace mailgate {
 
@@ -51,8 +53,5 @@ struct ImapResponse {
   // fetchItem("UID"), fetchItem("RFC822.SIZE"), fetchItem("FLAGS").
   const ImapValue* fetchItem(std::string_view item) const;
 };
-
-bool asciiIEquals(std::string_view a, std::string_view b);
-std::string asciiUpper(std::string_view s);
 
 }  // namespace mailgate

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bridge/imap_client/imap_response.h"
+#include "proxy/codec/imap_response.h"
 
 namespace mailgate {
 
@@ -86,5 +86,8 @@ class ImapResponseParser {
   bool literalPending_ = false; // a {n} was seen; payload (maybe empty) follows
   ImapValue literal_;           // inline literal being collected
 };
+
+// The codec's name for it; ImapResponseParser stays for existing callers.
+using ImapResponseReader = ImapResponseParser;
 
 }  // namespace mailgate

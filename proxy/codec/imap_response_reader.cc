@@ -1,4 +1,4 @@
-#include "bridge/imap_client/imap_response_parser.h"
+#include "proxy/codec/imap_response_reader.h"
 
 #include <cstring>
 

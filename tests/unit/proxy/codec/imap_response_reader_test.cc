@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "bridge/imap_client/imap_response_parser.h"
+#include "proxy/codec/imap_response_reader.h"
 
 namespace mailgate {
 namespace {
