@@ -135,7 +135,7 @@ void readLimits(const json* value, LoadContext& ctx, LimitsConfig& l) {
   r.readUint("max_connections", l.maxConnections, 1, 10000000);
   r.readUint("max_connections_per_ip", l.maxConnectionsPerIp, 1, 10000000);
   r.readUint("failed_login_window_s", l.failedLoginWindowS, 1, kDay);
-  r.readUint("max_failed_logins_per_address", l.maxFailedLoginsPerAddress, 0, 10000000,
+  r.readUint("max_failed_logins_per_ip", l.maxFailedLoginsPerAddress, 0, 10000000,
              "0 = no limit; many users share one address behind a NAT");
   r.readUint("max_failed_logins_per_user", l.maxFailedLoginsPerUser, 0, 10000000, "0 = no limit");
   r.finish();

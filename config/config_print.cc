@@ -161,7 +161,7 @@ json limitsJson(const LimitsConfig& l) {
           {"max_connections", l.maxConnections},
           {"max_connections_per_ip", l.maxConnectionsPerIp},
           {"failed_login_window_s", l.failedLoginWindowS},
-          {"max_failed_logins_per_address", l.maxFailedLoginsPerAddress},
+          {"max_failed_logins_per_ip", l.maxFailedLoginsPerAddress},
           {"max_failed_logins_per_user", l.maxFailedLoginsPerUser}};
 }
 

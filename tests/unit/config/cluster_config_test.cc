@@ -103,7 +103,7 @@ TEST(ClusterConfig, FailedLoginLimits) {
   TempDir dir;
   json c = minimalConfig();
   c["limits"] = {{"failed_login_window_s", 60},
-                 {"max_failed_logins_per_address", 50},
+                 {"max_failed_logins_per_ip", 50},
                  {"max_failed_logins_per_user", 10}};
   auto r = loadIn(dir, c);
   ASSERT_TRUE(r.config) << testing::dumpIssues(r);
