@@ -233,7 +233,10 @@ void RedisLink::hiredisReply(redisAsyncContext* ac, void* reply, void* privdata)
 
 void RedisLink::onReply(uint64_t id, void* reply) {
   auto* r = static_cast<redisReply*>(reply);
-  if (r) lastReply_ = std::chrono::steady_clock::now();
+  if (r) {
+    lastReply_ = std::chrono::steady_clock::now();
+    if (id != kSubscribeId && id != kAuthId && unanswered_ > 0) --unanswered_;
+  }
   if (id == kSubscribeId) {
     // ["subscribe", channel, n] once, then ["message", channel, payload].
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -277,7 +280,11 @@ RedisLink::CommandId RedisLink::command(std::vector<std::string> args, Done done
     completeLater(id, std::move(done), RedisStatus::Down);
     return id;
   }
-  pending_.emplace(id, Pending{std::move(done), std::chrono::steady_clock::now()});
+  auto now = std::chrono::steady_clock::now();
+  pending_.emplace(id, Pending{std::move(done), now});
+  // An idle link's last reply may be old: the wait for an answer starts
+  // with the first command nothing has answered yet.
+  if (unanswered_++ == 0) lastReply_ = now;
   send(id, args);
   if (!timeoutTimer_.active()) {
     uint32_t tick = std::max<uint32_t>(10, endpoint_.commandTimeoutMs / 4);
@@ -318,6 +325,7 @@ void RedisLink::checkTimeouts() {
 
 void RedisLink::drop(std::string why) {
   bool wasUp = state_ == State::Up;
+  unanswered_ = 0;
   connectTimer_.stop();
   timeoutTimer_.stop();
   if (context_) {

@@ -136,7 +136,10 @@ class RedisLink {
   uint64_t nextId_ = 1;
   std::map<uint64_t, Pending> pending_;
   std::deque<Ready> ready_;
+  // The last reply, or the send of the oldest unanswered command if later:
+  // no answer for twice the timeout since then drops the connection.
   std::chrono::steady_clock::time_point lastReply_;
+  uint64_t unanswered_ = 0;  // sent and not yet answered, timed out or not
   std::string lastDownReason_;
   bool reportedDown_ = false;
   std::string channel_;

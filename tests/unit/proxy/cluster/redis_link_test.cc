@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "tests/unit/support/loop_runner.h"
 #include "tests/unit/support/redis_server.h"
 
 namespace mailgate {
@@ -42,19 +43,11 @@ class RedisLinkTest : public ::testing::Test {
   void TearDown() override {
     if (!RedisServer::available()) return;
     link_.reset();
-    // Let the closed handles' callbacks run, then the loop must close.
-    for (int i = 0; i < 100 && uv_loop_alive(&loop_); ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle is still alive";
+    EXPECT_EQ(testing::closeLoop(&loop_), 0) << "a handle is still alive";
   }
 
   bool runUntil(const std::function<bool()>& done, int ms = 3000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      uv_run(&loop_, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
+    return testing::runLoopUntil(&loop_, done, ms);
   }
 
   void makeLink(uint16_t port, std::string host = "127.0.0.1", std::string password = "") {
@@ -259,6 +252,27 @@ TEST_F(RedisLinkTest, ASubscriberGetsEveryMessageAndResubscribesAfterAReconnect)
   ASSERT_TRUE(publish(std::string("bob\0x", 5)));
   ASSERT_TRUE(runUntil([&] { return got.size() == 2; }));
   EXPECT_EQ(got[1], std::string("bob\0x", 5));
+}
+
+}  // namespace
+}  // namespace mailgate
+
+namespace mailgate {
+namespace {
+
+TEST_F(RedisLinkTest, AnIdleLinksFirstSlowAnswerWithinTheTimeoutKeepsTheLink) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  makeLink(server.port());  // command timeout 200 ms
+  ASSERT_TRUE(runUntil([&] { return link_->up(); }));
+  runUntil([] { return false; }, 700);  // idle for over twice the timeout
+  // Redis answers after 150 ms: slow, but within the timeout.
+  auto r = run({"BLPOP", "nothing", "0.15"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, RedisStatus::Ok);
+  EXPECT_EQ(r->value.type, RedisValue::Type::Nil);
+  EXPECT_TRUE(link_->up());
+  EXPECT_EQ(observer_.downs, 0);
 }
 
 }  // namespace
