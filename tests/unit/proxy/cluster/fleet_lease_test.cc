@@ -12,47 +12,13 @@
 #include <thread>
 
 #include "proxy/cluster/redis_link.h"
-#include "tests/unit/support/redis_server.h"
+#include "tests/unit/proxy/cluster/two_links_fixture.h"
 
 namespace mailgate {
 namespace {
 
-struct QuietObserver : RedisLinkObserver {
-  void redisLinkUp(std::string_view) override {}
-  void redisLinkDown(std::string_view, std::string_view) override {}
-  void redisCommandDone(RedisStatus, std::chrono::microseconds) override {}
-};
-
-class FleetLeaseTest : public ::testing::Test {
+class FleetLeaseTest : public testing::TwoRedisLinksTest {
  protected:
-  void SetUp() override {
-    if (!testing::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
-    uv_loop_init(&loop_);
-    ASSERT_TRUE(server_.start());
-    RedisEndpoint e{"127.0.0.1", server_.port(), "", 500, 300};
-    a_ = std::make_unique<RedisLink>(&loop_, e, &quiet_);
-    b_ = std::make_unique<RedisLink>(&loop_, e, &quiet_);
-    a_->start();
-    b_->start();
-    ASSERT_TRUE(runUntil([&] { return a_->up() && b_->up(); }));
-  }
-  void TearDown() override {
-    if (!testing::RedisServer::available()) return;
-    a_.reset();
-    b_.reset();
-    for (int i = 0; i < 100 && uv_loop_alive(&loop_); ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
-  }
-  bool runUntil(const std::function<bool()>& done, int ms = 3000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      uv_run(&loop_, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-  }
-  void wait(int ms) { runUntil([] { return false; }, ms); }
   LeaseOutcome acquire(FleetLease& lease, std::function<void()> lost = {}) {
     std::optional<LeaseOutcome> out;
     lease.acquire([&](LeaseOutcome o) { out = o; }, std::move(lost));
@@ -65,11 +31,6 @@ class FleetLeaseTest : public ::testing::Test {
     runUntil([&] { return v.has_value(); });
     return v;
   }
-
-  uv_loop_t loop_{};
-  testing::RedisServer server_;
-  QuietObserver quiet_;
-  std::unique_ptr<RedisLink> a_, b_;
 };
 
 TEST_F(FleetLeaseTest, OnlyOneHolderAcrossReplicas) {

@@ -12,7 +12,7 @@
 
 #include "proxy/cluster/failure_counter.h"
 #include "proxy/cluster/redis_link.h"
-#include "tests/unit/support/redis_server.h"
+#include "tests/unit/proxy/cluster/two_links_fixture.h"
 
 namespace mailgate {
 namespace {
@@ -80,41 +80,8 @@ struct CountingObserver : FailureCounterObserver {
   }
 };
 
-struct NullLinkObserver : RedisLinkObserver {
-  void redisLinkUp(std::string_view) override {}
-  void redisLinkDown(std::string_view, std::string_view) override {}
-  void redisCommandDone(RedisStatus, std::chrono::microseconds) override {}
-};
-
-class FleetFailureCounterTest : public ::testing::Test {
+class FleetFailureCounterTest : public testing::TwoRedisLinksTest {
  protected:
-  void SetUp() override {
-    if (!testing::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
-    uv_loop_init(&loop_);
-    ASSERT_TRUE(server_.start());
-    RedisEndpoint e{"127.0.0.1", server_.port(), "", 500, 300};
-    linkA_ = std::make_unique<RedisLink>(&loop_, e, &linkObserver_);
-    linkB_ = std::make_unique<RedisLink>(&loop_, e, &linkObserver_);
-    linkA_->start();
-    linkB_->start();
-    ASSERT_TRUE(runUntil([&] { return linkA_->up() && linkB_->up(); }));
-  }
-  void TearDown() override {
-    if (!testing::RedisServer::available()) return;
-    linkA_.reset();
-    linkB_.reset();
-    for (int i = 0; i < 100 && uv_loop_alive(&loop_); ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
-  }
-  bool runUntil(const std::function<bool()>& done, int ms = 3000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      uv_run(&loop_, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-  }
   std::pair<FailureCounts, CountSource> record(FailureCounter& c, const std::string& addr,
                                                const std::string& user) {
     std::optional<std::pair<FailureCounts, CountSource>> out;
@@ -129,19 +96,14 @@ class FleetFailureCounterTest : public ::testing::Test {
     EXPECT_TRUE(runUntil([&] { return out.has_value(); }));
     return out.value_or(std::make_pair(FailureCounts{}, CountSource::Local));
   }
-
-  uv_loop_t loop_{};
-  testing::RedisServer server_;
-  NullLinkObserver linkObserver_;
-  std::unique_ptr<RedisLink> linkA_, linkB_;
 };
 
 TEST_F(FleetFailureCounterTest, TwoReplicasShareOneCount) {
   // Two processes: each its own local counts and its own link.
   LocalFailureCounts localA, localB;
   CountingObserver obs;
-  FailureCounter a(linkA_.get(), localA, "t1:", &obs);
-  FailureCounter b(linkB_.get(), localB, "t1:", &obs);
+  FailureCounter a(a_.get(), localA, "t1:", &obs);
+  FailureCounter b(b_.get(), localB, "t1:", &obs);
   record(a, "192.0.2.7", "Alice@example.com");
   record(b, "192.0.2.7", "alice@EXAMPLE.com");  // same user, other case
   auto [n, src] = record(a, "192.0.2.8", "alice@example.com");
@@ -157,12 +119,12 @@ TEST_F(FleetFailureCounterTest, TwoReplicasShareOneCount) {
 
 TEST_F(FleetFailureCounterTest, TheWindowIsSetOnTheFirstFailureAndUserNamesAreHashed) {
   LocalFailureCounts local;
-  FailureCounter a(linkA_.get(), local, "t2:", nullptr);
+  FailureCounter a(a_.get(), local, "t2:", nullptr);
   record(a, "192.0.2.9", "carol@example.com");
   std::optional<RedisValue> ttl, keys;
-  linkA_->command({"PTTL", a.addressKey("192.0.2.9")},
+  a_->command({"PTTL", a.addressKey("192.0.2.9")},
                   [&](RedisStatus, const RedisValue& v) { ttl = v; });
-  linkA_->command({"KEYS", "t2:*"}, [&](RedisStatus, const RedisValue& v) { keys = v; });
+  a_->command({"KEYS", "t2:*"}, [&](RedisStatus, const RedisValue& v) { keys = v; });
   ASSERT_TRUE(runUntil([&] { return ttl && keys; }));
   EXPECT_GT(ttl->integer, 50000);
   EXPECT_LE(ttl->integer, 60000);
@@ -173,17 +135,17 @@ TEST_F(FleetFailureCounterTest, TheWindowIsSetOnTheFirstFailureAndUserNamesAreHa
 TEST_F(FleetFailureCounterTest, RedisGoneFallsBackToThisProcessesCountsAndSaysSo) {
   LocalFailureCounts local;
   CountingObserver obs;
-  FailureCounter a(linkA_.get(), local, "t3:", &obs);
+  FailureCounter a(a_.get(), local, "t3:", &obs);
   record(a, "192.0.2.10", "dave@example.com");
   server_.stop();
-  ASSERT_TRUE(runUntil([&] { return !linkA_->up(); }));
+  ASSERT_TRUE(runUntil([&] { return !a_->up(); }));
   auto [n, src] = record(a, "192.0.2.10", "dave@example.com");
   EXPECT_EQ(src, CountSource::Local);
   EXPECT_EQ(n.address, 2u);  // the local share kept counting all along
   EXPECT_EQ(obs.fallbacks, 1);
   EXPECT_EQ(obs.last, FallbackReason::Down);
   ASSERT_TRUE(server_.start());
-  ASSERT_TRUE(runUntil([&] { return linkA_->up(); }, 8000));
+  ASSERT_TRUE(runUntil([&] { return a_->up(); }, 8000));
   auto [r, rsrc] = read(a, "192.0.2.10", "dave@example.com");
   EXPECT_EQ(rsrc, CountSource::Fleet);  // back on the fleet's counts
 }
