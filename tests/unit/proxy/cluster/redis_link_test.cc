@@ -50,13 +50,14 @@ class RedisLinkTest : public ::testing::Test {
     return testing::runLoopUntil(&loop_, done, ms);
   }
 
-  void makeLink(uint16_t port, std::string host = "127.0.0.1", std::string password = "") {
+  void makeLink(uint16_t port, std::string host = "127.0.0.1", std::string password = "",
+                uint32_t commandTimeoutMs = 200) {
     RedisEndpoint e;
     e.host = std::move(host);
     e.port = port;
     e.password = std::move(password);
     e.connectTimeoutMs = 500;
-    e.commandTimeoutMs = 200;
+    e.commandTimeoutMs = commandTimeoutMs;
     link_ = std::make_unique<RedisLink>(&loop_, e, &observer_);
     link_->start();
   }
@@ -263,11 +264,13 @@ namespace {
 TEST_F(RedisLinkTest, AnIdleLinksFirstSlowAnswerWithinTheTimeoutKeepsTheLink) {
   RedisServer server;
   ASSERT_TRUE(server.start());
-  makeLink(server.port());  // command timeout 200 ms
+  // A 600 ms timeout leaves a loaded CI machine 300 ms of slack.
+  makeLink(server.port(), "127.0.0.1", "", 600);
   ASSERT_TRUE(runUntil([&] { return link_->up(); }));
-  runUntil([] { return false; }, 700);  // idle for over twice the timeout
-  // Redis answers after 150 ms: slow, but within the timeout.
-  auto r = run({"BLPOP", "nothing", "0.15"});
+  runUntil([] { return false; }, 1300);  // idle for over twice the timeout
+  // Redis answers after 300 ms: slower than the 150 ms check tick, so the old
+  // code's check ran while the command waited, but within the timeout.
+  auto r = run({"BLPOP", "nothing", "0.3"});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, RedisStatus::Ok);
   EXPECT_EQ(r->value.type, RedisValue::Type::Nil);
