@@ -11,7 +11,6 @@
 namespace mailgate {
 namespace {
 
-constexpr unsigned kMaxBadCommands = 20;            // as Dovecot's POP3
 constexpr size_t kMaxPipelinedBytes = 64 * 1024;    // then stop reading the client
 
 // RFC 2449 §5 capabilities valid in the TRANSACTION state.
@@ -121,7 +120,7 @@ void BridgeSession::processInput() {
     if (st == LineFramer::Status::TooLong) {
       reply("-ERR Line too long.");
       count("unknown", false);
-      if (++badCommands_ > kMaxBadCommands) {
+      if (++badCommands_ > limits_.maxBadCommands) {
         reply("-ERR Too many bad commands.");
         finish("bad_commands");
         return;
@@ -186,7 +185,7 @@ void BridgeSession::handleCommand(std::string_view line) {
   } else {
     reply("-ERR Unknown command: " + name);
     count("unknown", false);
-    if (++badCommands_ > kMaxBadCommands) {
+    if (++badCommands_ > limits_.maxBadCommands) {
       reply("-ERR Too many bad commands.");
       finish("bad_commands");
     }

@@ -34,20 +34,12 @@
 #include "proxy/net/timer.h"
 #include "proxy/mail/credentials.h"
 #include "proxy/mail/login_failure.h"
+#include "proxy/upstream/backend_connector.h"
+#include "proxy/upstream/backend_target.h"
 
 namespace mailgate {
 
 class TlsContext;
-
-struct BridgeBackendTarget {
-  std::string host;                        // numeric IP
-  uint16_t port = 143;
-  TlsMode tls = TlsMode::None;
-  std::shared_ptr<TlsContext> tlsContext;  // client context when tls != None
-  std::string tlsServerName;
-  ClientIpMode clientIp = ClientIpMode::None;  // Id: RFC 2971 ID before login
-  std::string poolName;                    // metrics/logs
-};
 
 struct BridgeClientInfo {
   std::string sessionId, listener;
@@ -70,7 +62,7 @@ class BridgeSession : private ConnectionHandler {
   };
 
   static std::unique_ptr<BridgeSession> create(uv_loop_t* loop, const BridgeConfig& config,
-                                               BridgeBackendTarget target, Credentials credentials,
+                                               std::vector<BackendTarget> candidates, Credentials credentials,
                                                BridgeClientInfo client, Callbacks callbacks,
                                                const LimitsConfig& limits = LimitsConfig{});
   ~BridgeSession() override;
@@ -93,12 +85,11 @@ class BridgeSession : private ConnectionHandler {
   const DeviceLogin& device() const { return device_; }
 
  private:
-  BridgeSession(uv_loop_t* loop, const BridgeConfig& config, BridgeBackendTarget target, Credentials credentials,
+  BridgeSession(uv_loop_t* loop, const BridgeConfig& config, std::vector<BackendTarget> candidates, Credentials credentials,
                 BridgeClientInfo client, Callbacks callbacks, const LimitsConfig& limits);
 
   // --- open (pop3_bridge_session_open.cc) ---
-  void onImapReady(bool ok, std::string error);
-  void login();
+  void onBackendConnected(BackendConnectResult result);
   void afterLogin(bool capabilitiesFresh);
   void select();
   void fetchSnapshot(uint32_t uidValidity, uint32_t exists);
@@ -129,7 +120,9 @@ class BridgeSession : private ConnectionHandler {
 
   uv_loop_t* loop_;
   BridgeConfig config_;
-  BridgeBackendTarget target_;
+  std::vector<BackendTarget> candidates_;  // ranked by the router; tried in order
+  std::string pool_;                       // of the member that answered, for metrics and logs
+  std::unique_ptr<BackendConnector> connector_;
   Credentials credentials_;
   BridgeClientInfo client_info_;
   Callbacks callbacks_;
@@ -143,7 +136,7 @@ class BridgeSession : private ConnectionHandler {
   std::optional<Pop3View> view_;
 
   Connection* client_ = nullptr;
-  LineFramer framer_{1024};
+  LineFramer framer_;
   bool busy_ = false;             // a command waits for the backend
   bool streaming_ = false;        // a body is half sent: no -ERR may follow
   bool imapPaused_ = false;

@@ -5,27 +5,30 @@
 #include "bridge/snapshot_builder.h"
 #include "proxy/admin/log.h"
 #include "proxy/admin/metrics.h"
+#include "proxy/net/deferred.h"
 
 namespace mailgate {
 
 std::unique_ptr<BridgeSession> BridgeSession::create(uv_loop_t* loop, const BridgeConfig& config,
-                                                     BridgeBackendTarget target, Credentials credentials,
+                                                     std::vector<BackendTarget> candidates, Credentials credentials,
                                                      BridgeClientInfo client, Callbacks callbacks,
                                                      const LimitsConfig& limits) {
-  return std::unique_ptr<BridgeSession>(new BridgeSession(loop, config, std::move(target), std::move(credentials),
+  return std::unique_ptr<BridgeSession>(new BridgeSession(loop, config, std::move(candidates), std::move(credentials),
                                                           std::move(client), std::move(callbacks), limits));
 }
 
-BridgeSession::BridgeSession(uv_loop_t* loop, const BridgeConfig& config, BridgeBackendTarget target,
+BridgeSession::BridgeSession(uv_loop_t* loop, const BridgeConfig& config, std::vector<BackendTarget> candidates,
                              Credentials credentials, BridgeClientInfo client, Callbacks callbacks,
                              const LimitsConfig& limits)
     : loop_(loop),
       config_(config),
-      target_(std::move(target)),
+      candidates_(std::move(candidates)),
+      pool_(candidates_.empty() ? std::string() : candidates_.front().pool),
       credentials_(std::move(credentials)),
       client_info_(std::move(client)),
       callbacks_(std::move(callbacks)),
       limits_(limits),
+      framer_(limits.maxLineBytes),
       idleTimer_(loop) {}
 
 BridgeSession::~BridgeSession() {
@@ -34,7 +37,8 @@ BridgeSession::~BridgeSession() {
     client_->close();
     client_ = nullptr;
   }
-  imap_.reset();  // aborts the backend connection: nothing is committed
+  connector_.reset();  // abandons a login in progress
+  imap_.reset();       // aborts the backend connection: nothing is committed
 }
 
 void BridgeSession::defer(std::function<void()> fn) {
@@ -62,19 +66,26 @@ void BridgeSession::open() {
                 "[IN-USE] Another POP3 session of this device is active, try again later.", "in_use");
     return;
   }
-  ImapClientOptions options;
-  options.host = target_.host;
-  options.port = target_.port;
-  options.tls = target_.tls;
-  options.tlsContext = target_.tlsContext;
-  options.tlsServerName = target_.tlsServerName.empty() ? target_.host : target_.tlsServerName;
-  options.connectTimeoutMs = limits_.backendConnectTimeoutMs;
-  options.responseTimeoutMs = limits_.backendLoginTimeoutS * 1000;
-  ImapClient::Events events;
-  events.onReady = [this](bool ok, std::string error) { onImapReady(ok, std::move(error)); };
-  events.onDisconnected = [this](std::string reason) { onBackendLost(std::move(reason)); };
-  imap_ = std::make_unique<ImapClient>(loop_, std::move(options), std::move(events));
-  imap_->connect();
+  // The one backend layer (docs/architecture.md §2): resolution, failover
+  // over the router's candidates, TLS, client-IP forwarding (ID or PROXY v2)
+  // and the IMAP login, exactly as for a proxied IMAP session. The backend
+  // never sees the device suffix.
+  BackendLoginParams params;
+  params.protocol = Protocol::Imap;
+  params.credentials = credentials_;
+  params.credentials.user = device_.user;
+  params.clientAddress = client_info_.peer.address;
+  params.clientPort = client_info_.peer.port;
+  params.localAddress = client_info_.local.address;
+  params.localPort = client_info_.local.port;
+  params.sessionId = client_info_.sessionId;
+  credentials_ = {};  // the secret is not kept past the login
+  BackendConnector::Timeouts timeouts;
+  timeouts.connectMs = limits_.backendConnectTimeoutMs;
+  timeouts.loginMs = limits_.backendLoginTimeoutS * 1000;
+  connector_ = std::make_unique<BackendConnector>(loop_, candidates_, std::move(params), timeouts,
+                                                  [this](BackendConnectResult r) { onBackendConnected(std::move(r)); });
+  connector_->start();
 }
 
 void BridgeSession::loginFailed(LoginFailure why, std::string text, std::string_view logReason) {
@@ -82,7 +93,7 @@ void BridgeSession::loginFailed(LoginFailure why, std::string text, std::string_
   phase_ = Phase::Finished;
   log::info("bridge_login_failed", {{"session", client_info_.sessionId},
                                     {"listener", client_info_.listener},
-                                    {"pool", target_.poolName},
+                                    {"pool", pool_},
                                     {"device", device_.device},
                                     {"reason", logReason},
                                     {"text", text}});
@@ -93,45 +104,35 @@ void BridgeSession::loginFailed(LoginFailure why, std::string text, std::string_
   });
 }
 
-void BridgeSession::onImapReady(bool ok, std::string error) {
-  if (phase_ != Phase::Opening) return;
-  if (!ok) {
-    Metrics::instance().backendConnectFailed(target_.poolName);
-    loginFailed(LoginFailure::Temporary, "", error);
-    return;
+void BridgeSession::onBackendConnected(BackendConnectResult result) {
+  deleteLater(loop_, std::move(connector_));  // we are on its callback stack
+  OwnedConnection backend(result.connection);
+  result.connection = nullptr;
+  if (!result.target.pool.empty()) pool_ = result.target.pool;
+  if (phase_ != Phase::Opening) return;  // `backend` closes
+  using Kind = BackendLoginResult::Kind;
+  switch (result.login.kind) {
+    case Kind::Ok:
+      break;
+    case Kind::AuthFailed:
+      loginFailed(LoginFailure::BadCredentials, "", "auth_failed");
+      return;
+    case Kind::Temporary:
+    case Kind::ProtocolError:
+    case Kind::TlsUnavailable:
+      loginFailed(LoginFailure::Temporary, "", result.detail.empty() ? "backend_login_failed" : result.detail);
+      return;
   }
-  if (target_.clientIp == ClientIpMode::Id && imap_->hasCapability("ID")) {
-    // RFC 2971; Dovecot honours it from login_trusted_networks. Its answer
-    // does not matter.
-    imap_->sendId(client_info_.peer, client_info_.local, client_info_.sessionId, [](ImapResult) {});
-  }
-  login();
-}
-
-void BridgeSession::login() {
-  Credentials backend = credentials_;
-  backend.user = device_.user;  // the backend never sees the device suffix
-  imap_->login(backend, [this](ImapResult r) {
-    if (phase_ != Phase::Opening) return;
-    switch (r.status) {
-      case ImapResult::Status::Ok:
-        afterLogin(r.code == "CAPABILITY");
-        return;
-      case ImapResult::Status::Disconnected:
-        loginFailed(LoginFailure::Temporary, "", "backend_disconnected");
-        return;
-      case ImapResult::Status::No:
-      case ImapResult::Status::Bad:
-        // RFC 5530: UNAVAILABLE/SERVERBUG/... are temporary, the rest is a
-        // wrong password (or a refusal the client must see as one).
-        if (r.code == "UNAVAILABLE" || r.code == "SERVERBUG" || r.code == "LIMIT" || r.code == "INUSE") {
-          loginFailed(LoginFailure::Temporary, "", "backend_temporary");
-        } else {
-          loginFailed(LoginFailure::BadCredentials, "", "auth_failed");
-        }
-        return;
-    }
-  });
+  ImapClientOptions options;
+  options.responseTimeoutMs = limits_.backendLoginTimeoutS * 1000;
+  ImapClient::Events events;
+  events.onDisconnected = [this](std::string reason) { onBackendLost(std::move(reason)); };
+  imap_ = std::make_unique<ImapClient>(loop_, std::move(backend), std::move(options), std::move(events));
+  // RFC 9051 §7.1: the tagged OK of the login usually carries the
+  // capabilities the logged-in session has.
+  const bool fresh = imap_->learnCapabilitiesFromCode(result.login.text);
+  imap_->start(result.remainder);
+  afterLogin(fresh);
 }
 
 void BridgeSession::afterLogin(bool capabilitiesFresh) {
@@ -228,7 +229,7 @@ void BridgeSession::loggedIn() {
   phase_ = Phase::LoggedIn;
   log::info("bridge_login", {{"session", client_info_.sessionId},
                              {"listener", client_info_.listener},
-                             {"pool", target_.poolName},
+                             {"pool", pool_},
                              {"device", device_.device},
                              {"messages", view_->count()},
                              {"octets", view_->undeletedSize()}});

@@ -12,14 +12,6 @@ const char* imapStatusName(ImapResult::Status s) {
   return "?";
 }
 
-bool imapQuotable(std::string_view text) {
-  for (char c : text) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u == 0 || u == '\r' || u == '\n' || u >= 0x80) return false;
-  }
-  return true;
-}
-
 class ImapClient::ParserSink : public ImapResponseHandler {
  public:
   explicit ParserSink(ImapClient& c) : c_(c) {}
@@ -32,72 +24,36 @@ class ImapClient::ParserSink : public ImapResponseHandler {
   ImapClient& c_;
 };
 
-ImapClient::ImapClient(uv_loop_t* loop, ImapClientOptions options, Events events)
-    : loop_(loop), options_(std::move(options)), events_(std::move(events)), timer_(loop) {
+ImapClient::ImapClient(uv_loop_t* loop, OwnedConnection loggedIn, ImapClientOptions options, Events events)
+    : loop_(loop), options_(std::move(options)), events_(std::move(events)), conn_(std::move(loggedIn)), timer_(loop) {
   sink_ = std::make_unique<ParserSink>(*this);
   parser_ = std::make_unique<ImapResponseParser>(*sink_);
 }
 
 ImapClient::~ImapClient() {
   *alive_ = false;
-  if (conn_) {
-    conn_->abort();
-    conn_ = nullptr;
-  }
+  abortConnection();
 }
 
-void ImapClient::connect() {
+void ImapClient::abortConnection() {
+  if (conn_) conn_.release()->abort();  // drops queued writes: nothing more to say
+}
+
+void ImapClient::start(std::string_view remainder) {
   if (state_ != State::Idle) return;
-  state_ = State::Connecting;
-  conn_ = Connection::connect(loop_, options_.host, options_.port, this);
-  if (options_.connectTimeoutMs > 0) {
-    timer_.start(options_.connectTimeoutMs, [this] {
-      if (state_ != State::Ready && state_ != State::Closed) disconnect("backend connect/greeting timed out", true);
-    });
-  }
-}
-
-void ImapClient::onConnected() {
-  conn_->startReading();
-  if (options_.tls == TlsMode::Implicit) {
-    if (!options_.tlsContext) {
-      readyFailed("implicit TLS configured without a TLS context");
-      return;
-    }
-    state_ = State::Handshake;
-    conn_->startClientTls(options_.tlsContext, options_.tlsServerName);
-  } else {
-    state_ = State::Greeting;
-  }
-}
-
-void ImapClient::onTlsEstablished() {
-  if (state_ != State::Handshake && state_ != State::StartTls) return;
-  if (state_ == State::Handshake) {
-    state_ = State::Greeting;  // implicit TLS: the greeting comes now
+  if (!conn_) {
+    state_ = State::Closed;
     return;
   }
-  // RFC 9051 §6.2.1: capabilities learned before TLS must be discarded.
-  caps_.clear();
-  state_ = State::Ready;  // commands may flow; refreshCapabilities below
-  refreshCapabilities([this](ImapResult r) {
-    if (!r.ok()) {
-      readyFailed(std::string("CAPABILITY after STARTTLS failed: ") + imapStatusName(r.status));
-      return;
-    }
-    becomeReady();
-  });
+  state_ = State::Ready;
+  conn_->setHandler(this);
+  if (!remainder.empty()) onData(remainder);
+  if (state_ == State::Ready && conn_ && !paused_) conn_->resumeReading();
 }
 
 void ImapClient::onData(std::string_view plaintext) {
   if (state_ == State::Closed) return;
-  const bool ok = parser_->feed(plaintext);
-  if (resetParser_) {
-    resetParser_ = false;
-    parser_ = std::make_unique<ImapResponseParser>(*sink_);
-    return;
-  }
-  if (!ok) {
+  if (!parser_->feed(plaintext)) {
     if (state_ != State::Closed) protocolError("unparsable backend response: " + parser_->error());
     return;
   }
@@ -105,7 +61,7 @@ void ImapClient::onData(std::string_view plaintext) {
 }
 
 void ImapClient::onClosed(CloseReason reason, std::string_view detail) {
-  conn_ = nullptr;  // the Connection is closing itself
+  forget(conn_);  // the Connection is closing itself
   disconnect(std::string(closeReasonName(reason)) + ": " + std::string(detail), true);
 }
 
@@ -122,15 +78,6 @@ void ImapClient::armTimer() {
 
 void ImapClient::onResponse(ImapResponse&& r) {
   if (state_ == State::Closed) return;
-  if (state_ == State::StartTls) return;  // plaintext behind the STARTTLS OK: dropped
-  if (state_ == State::Greeting) {
-    handleGreeting(std::move(r));
-    return;
-  }
-  if (state_ == State::Connecting || state_ == State::Handshake || state_ == State::Idle) {
-    protocolError("backend spoke before the greeting");
-    return;
-  }
   switch (r.kind) {
     case ImapResponse::Kind::Untagged: {
       if (events_.onUntagged) {
@@ -239,97 +186,13 @@ void ImapClient::releaseHeld(const ImapResponse& r, std::vector<CommandData::Hel
   }
 }
 
-void ImapClient::handleGreeting(ImapResponse&& r) {
-  // RFC 9051 §7.1: greeting is OK, PREAUTH or BYE. PREAUTH would mean we act
-  // as somebody we did not log in as: refuse.
-  if (r.kind != ImapResponse::Kind::Untagged || !r.status) {
-    readyFailed("backend sent no IMAP greeting");
-    return;
-  }
-  if (r.name != "OK") {
-    readyFailed("backend greeting was " + r.name + (r.text.empty() ? "" : ": " + r.text));
-    return;
-  }
-  greetingText_ = r.text;
-  if (r.code == "CAPABILITY") setCapabilities(r.codeData);
-  afterGreeting();
-}
-
-void ImapClient::afterGreeting() {
-  state_ = State::Ready;  // lets send() run; readiness is reported below
-  auto afterCaps = [this] {
-    if (options_.tls != TlsMode::StartTls) {
-      becomeReady();
-      return;
-    }
-    if (!hasCapability("STARTTLS")) {
-      readyFailed("backend does not offer STARTTLS");
-      return;
-    }
-    if (!options_.tlsContext) {
-      readyFailed("STARTTLS configured without a TLS context");
-      return;
-    }
-    send("STARTTLS", [this](ImapResult r) {
-      if (!r.ok()) {
-        readyFailed("STARTTLS refused: " + r.text);
-        return;
-      }
-      // RFC 9051 §6.2.1 / RFC 2595 §3.1: nothing the server sent after the
-      // OK (in the same read) may survive the upgrade.
-      // The parser is on the stack here; it is replaced after feed() returns.
-      resetParser_ = true;
-      state_ = State::StartTls;
-      conn_->startClientTls(options_.tlsContext, options_.tlsServerName);
-    });
-  };
-  if (!caps_.empty()) {
-    afterCaps();
-    return;
-  }
-  refreshCapabilities([this, afterCaps](ImapResult r) {
-    if (!r.ok()) {
-      readyFailed(std::string("CAPABILITY failed: ") + imapStatusName(r.status));
-      return;
-    }
-    afterCaps();
-  });
-}
-
-void ImapClient::becomeReady() {
-  timer_.stop();
-  if (readyReported_) return;
-  readyReported_ = true;
-  if (events_.onReady) events_.onReady(true, "");
-}
-
-void ImapClient::readyFailed(std::string error) {
-  if (readyReported_) {
-    disconnect(error, true);
-    return;
-  }
-  readyReported_ = true;
-  disconnect(error, false);
-  if (events_.onReady) events_.onReady(false, std::move(error));
-}
-
-void ImapClient::protocolError(std::string why) {
-  if (!readyReported_) {
-    readyFailed(std::move(why));
-    return;
-  }
-  disconnect(std::move(why), true);
-}
+void ImapClient::protocolError(std::string why) { disconnect(std::move(why), true); }
 
 void ImapClient::disconnect(std::string reason, bool notify) {
   if (state_ == State::Closed) return;
-  const bool wasReady = readyReported_;
   state_ = State::Closed;
   timer_.stop();
-  if (conn_) {
-    conn_->abort();
-    conn_ = nullptr;
-  }
+  abortConnection();
   // Complete everything, oldest first. A callback may send() more: those are
   // queued for a later turn by send() itself.
   std::deque<Pending> pending;
@@ -343,13 +206,7 @@ void ImapClient::disconnect(std::string reason, bool notify) {
     r.untagged = p.data.takeUntagged();
     if (p.done) p.done(std::move(r));
   }
-  if (!readyReported_) {
-    // Failure before ready: report it through onReady.
-    readyReported_ = true;
-    if (notify && events_.onReady) events_.onReady(false, reason);
-    return;
-  }
-  if (notify && wasReady && events_.onDisconnected) events_.onDisconnected(reason);
+  if (notify && events_.onDisconnected) events_.onDisconnected(reason);
 }
 
 void ImapClient::completeAllLater() {
@@ -404,6 +261,16 @@ void ImapClient::setCapabilities(std::string_view list) {
   }
 }
 
+bool ImapClient::learnCapabilitiesFromCode(std::string_view loginText) {
+  constexpr std::string_view kCode = "[CAPABILITY ";
+  if (loginText.size() < kCode.size() || asciiUpper(loginText.substr(0, kCode.size())) != asciiUpper(kCode))
+    return false;
+  const size_t close = loginText.find(']');
+  if (close == std::string_view::npos) return false;
+  setCapabilities(loginText.substr(kCode.size(), close - kCode.size()));
+  return true;
+}
+
 bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(asciiUpper(name)) > 0; }
 
 void ImapClient::refreshCapabilities(Done done) { send("CAPABILITY", std::move(done)); }
@@ -427,8 +294,7 @@ void ImapClient::logoutAndClose() {
   timer_.stop();
   if (conn_) {
     if (ready) conn_->write("b" + std::to_string(nextTag_++) + " LOGOUT\r\n");
-    conn_->close();
-    conn_ = nullptr;
+    conn_.reset();  // closes after flushing the LOGOUT
   }
   completeAllLater();
 }
@@ -437,10 +303,7 @@ void ImapClient::abort() {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
   timer_.stop();
-  if (conn_) {
-    conn_->abort();
-    conn_ = nullptr;
-  }
+  abortConnection();
   completeAllLater();
 }
 

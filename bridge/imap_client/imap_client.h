@@ -13,6 +13,11 @@
 // The one exception: destroying the ImapClient drops pending callbacks (the
 // owner is going away; calling into it would be calling into a dead object).
 //
+// It starts on a connection that is already logged in: the proxy's
+// BackendConnector (proxy/upstream/backend_connector.h) resolves, fails over,
+// does TLS, client-IP forwarding and the one IMAP backend login, for the
+// proxy and the bridge alike (docs/architecture.md §2.3).
+//
 // Lifetime: the ImapClient owns its Connection (libuv rules: the Connection
 // frees itself after close()/abort()). It must not be destroyed on the stack
 // of one of its own callbacks; its owner defers destruction to a later turn.
@@ -40,12 +45,6 @@ namespace mailgate {
 class TlsContext;
 
 struct ImapClientOptions {
-  std::string host;                        // numeric IP
-  uint16_t port = 143;
-  TlsMode tls = TlsMode::None;             // StartTls: RFC 9051 §6.2.1, fail closed
-  std::shared_ptr<TlsContext> tlsContext;  // client context for StartTls/Implicit
-  std::string tlsServerName;               // SNI and the name to verify
-  uint32_t connectTimeoutMs = 5000;        // TCP connect + TLS + greeting
   // A command that sees no byte from the server for this long drops the
   // connection (all pending commands complete as Disconnected). Not counted
   // while reading is paused for backpressure. 0 = never.
@@ -90,40 +89,36 @@ class ImapClient : private ConnectionHandler {
   };
 
   struct Events {
-    // Connected, TLS done as configured, greeting OK and capabilities known;
-    // or failed (`error` says why). Runs once.
-    std::function<void(bool ok, std::string error)> onReady;
-    // After a successful onReady: the connection is gone. Runs at most once,
-    // after the pending commands have completed as Disconnected.
+    // The connection is gone. Runs at most once, after the pending commands
+    // have completed as Disconnected.
     std::function<void(std::string reason)> onDisconnected;
     // Every untagged response, before it is routed to a command.
     std::function<void(const ImapResponse&)> onUntagged;
   };
 
-  ImapClient(uv_loop_t* loop, ImapClientOptions options, Events events);
+  // Takes over `loggedIn` (a connection whose reading is paused, as the
+  // BackendConnector hands it over). Nothing runs until start().
+  ImapClient(uv_loop_t* loop, OwnedConnection loggedIn, ImapClientOptions options, Events events);
   ~ImapClient() override;
   ImapClient(const ImapClient&) = delete;
   ImapClient& operator=(const ImapClient&) = delete;
 
-  void connect();
+  // Reads on: `remainder` is what the backend sent after its login answer
+  // (parsed first). Commands may be sent right after.
+  void start(std::string_view remainder);
 
   // Sends "<tag> <command>\r\n". `command` must not contain CR or LF (except
   // within LITERAL+ literals the caller formats itself).
   void send(std::string command, Done done, Hooks hooks = {});
 
-  // RFC 9051 §6.2: logs in with the client's credentials. Chooses
-  // AUTHENTICATE PLAIN (SASL-IR when offered), XOAUTH2/OAUTHBEARER for
-  // tokens, or LOGIN with quoted strings; refuses (No) what it cannot send
-  // safely, and refuses when the server advertises LOGINDISABLED.
-  void login(const Credentials& credentials, Done done);
-
-  // RFC 2971 ID with the client's address, for Dovecot's
-  // login_trusted_networks ("x-originating-ip"). Values are sanitized.
-  void sendId(const Endpoint& clientPeer, const Endpoint& clientLocal, std::string_view sessionId, Done done);
-
   // Re-reads capabilities (after login they may change). Done runs after they
   // are updated.
   void refreshCapabilities(Done done);
+
+  // `loginText` is what followed the tagged OK of the login, e.g.
+  // "[CAPABILITY IMAP4rev1 UIDPLUS ...] Logged in" (RFC 9051 §7.1). Takes
+  // the list when there is one; false when the text carries none.
+  bool learnCapabilitiesFromCode(std::string_view loginText);
 
   bool hasCapability(std::string_view name) const;  // case-insensitive
   const std::set<std::string>& capabilities() const { return caps_; }
@@ -140,10 +135,9 @@ class ImapClient : private ConnectionHandler {
 
   bool connected() const { return state_ == State::Ready; }
   size_t pendingCommands() const { return pending_.size(); }
-  const std::string& greeting() const { return greetingText_; }
 
  private:
-  enum class State { Idle, Connecting, Greeting, StartTls, Handshake, Ready, Closed };
+  enum class State { Idle, Ready, Closed };
 
   struct Pending {
     std::string tag;
@@ -156,9 +150,7 @@ class ImapClient : private ConnectionHandler {
   friend class ParserSink;
 
   // ConnectionHandler
-  void onConnected() override;
   void onData(std::string_view plaintext) override;
-  void onTlsEstablished() override;
   void onClosed(CloseReason reason, std::string_view detail) override;
 
   void onResponse(ImapResponse&& r);
@@ -166,11 +158,8 @@ class ImapClient : private ConnectionHandler {
   void onLiteralData(std::string_view chunk);
   void onLiteralEnd();
 
-  void handleGreeting(ImapResponse&& r);
-  void afterGreeting();
-  void becomeReady();
-  void readyFailed(std::string error);
   void protocolError(std::string why);
+  void abortConnection();
   void disconnect(std::string reason, bool notify);
   void completeAllLater();
   void setCapabilities(std::string_view list);
@@ -183,22 +172,16 @@ class ImapClient : private ConnectionHandler {
   ImapClientOptions options_;
   Events events_;
   State state_ = State::Idle;
-  Connection* conn_ = nullptr;
+  OwnedConnection conn_;
   std::unique_ptr<ParserSink> sink_;
   std::unique_ptr<ImapResponseParser> parser_;
   std::deque<Pending> pending_;
   uint64_t nextTag_ = 1;
   std::set<std::string> caps_;
-  std::string greetingText_;
-  bool readyReported_ = false;
   bool paused_ = false;
-  bool resetParser_ = false;
   Timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// RFC 9051 §4.3: a quoted string, or nullopt-equivalent "" flag when the text
-// cannot be quoted (CR, LF, NUL or 8-bit octets).
-bool imapQuotable(std::string_view text);
 
 }  // namespace mailgate

@@ -32,16 +32,7 @@ void ClientSession::startRelay(BackendConnectResult result) {
 
 void ClientSession::startBridge(const RouteResult& route) {
   const ListenerConfig& l = *env_.listener;
-  const BackendTarget& t = route.candidates.front();
-  BridgeBackendTarget target;
-  target.host = t.host;
-  target.port = t.port;
-  target.tls = t.tls;
-  target.tlsContext = t.tlsContext;
-  target.tlsServerName = t.tlsServerName;
-  target.clientIp = t.clientIp;
-  target.poolName = t.pool;
-  backend_ = t.label();
+  backend_ = route.candidates.empty() ? std::string() : route.candidates.front().label();
   BridgeClientInfo info;
   info.sessionId = env_.sessionId;
   info.listener = l.name;
@@ -58,7 +49,7 @@ void ClientSession::startBridge(const RouteResult& route) {
                        "bridge login failed");
   };
   cb.onFinished = [this] { finish(SessionEndReason::BridgeFinished); };
-  bridge_ = BridgeSession::create(env_.loop, *l.bridge, std::move(target), credentials_, std::move(info),
+  bridge_ = BridgeSession::create(env_.loop, *l.bridge, route.candidates, credentials_, std::move(info),
                                   std::move(cb), env_.runtime->config->limits);
   credentials_ = {};
   bridge_->open();

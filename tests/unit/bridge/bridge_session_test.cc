@@ -107,7 +107,8 @@ class BridgeSessionTest : public ::testing::Test {
       server_ = std::make_unique<FakeImapServer>(&loop_);
       backend_.attach(*server_);
     }
-    BridgeBackendTarget t;
+    BackendTarget t;
+    t.pool = "test";
     t.host = "127.0.0.1";
     t.port = server_->port();
     t.clientIp = ClientIpMode::Id;
@@ -125,7 +126,7 @@ class BridgeSessionTest : public ::testing::Test {
       state->text = text;
     };
     cb.onFinished = [state] { state->finished = true; };
-    sessions_.push_back(BridgeSession::create(&loop_, cfg, t, c, info, cb));
+    sessions_.push_back(BridgeSession::create(&loop_, cfg, {t}, c, info, cb));
     sessions_.back()->open();
     return sessions_.back().get();
   }
@@ -319,7 +320,8 @@ TEST_F(BridgeSessionTest, IdleTimeout) {
   limits.pop3IdleTimeoutS = 1;
   sessions_.clear();
   outcomes_.clear();
-  BridgeBackendTarget t;
+  BackendTarget t;
+  t.pool = "test";
   t.host = "127.0.0.1";
   t.port = server_->port();
   Credentials c;
@@ -329,7 +331,7 @@ TEST_F(BridgeSessionTest, IdleTimeout) {
   BridgeSession::Callbacks cb;
   cb.onLoggedIn = [&] { out.loggedIn = true; };
   cb.onFinished = [&] { out.finished = true; };
-  sessions_.push_back(BridgeSession::create(&loop_, cfg, t, c, {}, cb, limits));
+  sessions_.push_back(BridgeSession::create(&loop_, cfg, {t}, c, {}, cb, limits));
   sessions_.back()->open();
   ASSERT_TRUE(runUntil(&loop_, [&] { return out.loggedIn; }));
   serve(sessions_.back().get());
