@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
+
 #include "proxy/admin/metrics.h"
 #include "proxy/codec/proxy_protocol_v2.h"
 #include "proxy/upstream/pool_health.h"
@@ -62,6 +64,7 @@ void BackendConnector::tryNext() {
     return;
   }
   current_ = candidates_[next_++];
+  addresses_.clear();
   connectStart_ = std::chrono::steady_clock::now();
   if (isNumericIp(current_.host)) {
     connectTo(current_.host);
@@ -100,20 +103,54 @@ void BackendConnector::onResolved(int status, addrinfo* res) {
     failCandidate(std::string("resolve ") + current_.host + ": " + uv_strerror(status), false);
     return;
   }
-  char text[INET6_ADDRSTRLEN] = {};
-  if (res->ai_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr, text, sizeof text);
+  // Every address of the name, in the resolver's order (RFC 6724): a
+  // "localhost" that lists ::1 first still reaches a backend bound to
+  // 127.0.0.1, as nginx treats each address of a name as a server.
+  addresses_.clear();
+  for (const addrinfo* a = res; a; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
+    } else if (a->ai_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
+    } else {
+      continue;
+    }
+    if (std::find(addresses_.begin(), addresses_.end(), text) == addresses_.end()) addresses_.emplace_back(text);
   }
-  connectTo(text);
+  if (addresses_.empty()) {
+    failCandidate("resolve " + current_.host + ": no IPv4 or IPv6 address", false);
+    return;
+  }
+  connectToNextAddress();
+}
+
+void BackendConnector::connectToNextAddress() {
+  const std::string ip = std::move(addresses_.front());
+  addresses_.pop_front();
+  connectTo(ip);
+}
+
+bool BackendConnector::tryAnotherAddress() {
+  if (addresses_.empty()) return false;
+  if (conn_) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+  // On a later turn: this runs on a Connection's or the timer's callback.
+  deferToNextTick(loop_, [this, alive = alive_] {
+    if (*alive && !finished_ && !addresses_.empty()) connectToNextAddress();
+  });
+  return true;
 }
 
 void BackendConnector::connectTo(const std::string& ip) {
   conn_ = Connection::connect(loop_, ip, current_.port, this);
-  timer_.start(timeouts_.connectMs, [this] {
+  timer_.start(timeouts_.connectMs, [this, ip] {
     Metrics::instance().backendConnectFailed(current_.pool);
-    failCandidate("connect to " + current_.label() + " timed out", true);
+    lastError_ = "connect to " + ip + " for " + current_.label() + " timed out";
+    if (tryAnotherAddress()) return;
+    failCandidate(lastError_, true);
   });
 }
 
@@ -206,6 +243,7 @@ void BackendConnector::onClosed(CloseReason reason, std::string_view detail) {
   lastError_ = current_.label() + ": " + std::string(detail);
   if (reason == CloseReason::ConnectFailed) {
     Metrics::instance().backendConnectFailed(current_.pool);
+    if (tryAnotherAddress()) return;
     failCandidate(lastError_, true);
     return;
   }

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,10 @@ class BackendConnector : private ConnectionHandler, private BackendLoginSink {
   void finish(BackendLoginResult result);
   void failCandidate(std::string why, bool markDown);
   void onResolved(int status, struct addrinfo* res);
+  void connectToNextAddress();
+  // After a connect failure: true when another address of the same member
+  // is left to try (on a later turn).
+  bool tryAnotherAddress();
 
   // ConnectionHandler
   void onConnected() override;
@@ -61,6 +66,7 @@ class BackendConnector : private ConnectionHandler, private BackendLoginSink {
   std::vector<BackendTarget> candidates_;
   size_t next_ = 0;
   BackendTarget current_;
+  std::deque<std::string> addresses_;  // the current member's resolved addresses not tried yet
   BackendLoginParams params_;
   Timeouts timeouts_;
   Done done_;
