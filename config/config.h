@@ -13,7 +13,10 @@ namespace mailgate {
 
 enum class ListenerProtocol { Imap, Pop3, Smtp };
 enum class TlsMode { None, StartTls, Implicit };
-enum class ClientIpMode { None, Id, XClient, ProxyV2 };
+// How the client's address reaches a backend (docs/configuration.md,
+// `$.pools.*.client_ip`). Auto: what each protocol offers, ID (RFC 2971)
+// to IMAP backends and XCLIENT to POP3 and SMTP ones.
+enum class ClientIpMode { None, Id, XClient, ProxyV2, Auto };
 enum class OnDelete { Hide, Move, Expunge };
 enum class RouteType { Static, Domain, Map, Http };
 enum class LogFormat { Json, Logfmt };

@@ -130,6 +130,24 @@ void checkRoutesAndPools(LoadContext& ctx, const Config& config) {
       ctx.issues.warning(jsonPathKey("$.pools", name), "pool is not used by any route");
 }
 
+// A pool's client_ip mode that sends nothing on the connections this
+// listener opens: ID exists only in IMAP (RFC 2971), XCLIENT only in POP3
+// and SMTP. The login works, but the backend sees mailgate's address.
+void warnUnforwardedClientIp(LoadContext& ctx, const std::string& base, const ListenerConfig& l, bool bridged,
+                             const std::string& poolName, ClientIpMode mode) {
+  const bool imapBackend = bridged || l.protocol == ListenerProtocol::Imap;
+  const char* backendProtocol = imapBackend ? "imap" : protocolName(l.protocol);
+  const char* modeName = nullptr;
+  if (mode == ClientIpMode::Id && !imapBackend) modeName = "id";
+  if (mode == ClientIpMode::XClient && imapBackend) modeName = "xclient";
+  if (!modeName) return;
+  ctx.issues.warning(jsonPathKey(base, "route"),
+                     "pool " + quoteJson(poolName) + " has client_ip " + quoteJson(modeName) +
+                         ", which " + backendProtocol + " backends do not understand: listener " +
+                         quoteJson(l.name) + "'s clients reach them with mailgate's address; use "
+                         "\"auto\" (ID for IMAP, XCLIENT for POP3 and SMTP) or \"proxy-v2\"");
+}
+
 void checkListeners(LoadContext& ctx, const Config& config) {
   std::vector<std::string> routeNames = namesOf(config.routes);
   std::set<std::string> usedRoutes;
@@ -174,6 +192,7 @@ void checkListeners(LoadContext& ctx, const Config& config) {
                                                                         : s.smtp;
         served = served || port != 0;
       }
+      warnUnforwardedClientIp(ctx, base, l, bridged, poolName, pool->second.clientIp);
       if (!served)
         ctx.issues.error(
             jsonPathKey(base, "route"),

@@ -31,6 +31,7 @@ const char* clientIpName(ClientIpMode m) {
     case ClientIpMode::Id: return "id";
     case ClientIpMode::XClient: return "xclient";
     case ClientIpMode::ProxyV2: return "proxy-v2";
+    case ClientIpMode::Auto: return "auto";
   }
   return "none";
 }

@@ -189,7 +189,8 @@ void readPool(const std::string& name, const json& value, const std::string& pat
   r.readString("tls_server_name", pool.tlsServerName);
   if (r.readEnum("client_ip", pool.clientIp,
                  {{"none", ClientIpMode::None}, {"id", ClientIpMode::Id},
-                  {"xclient", ClientIpMode::XClient}, {"proxy-v2", ClientIpMode::ProxyV2}}) &&
+                  {"xclient", ClientIpMode::XClient}, {"proxy-v2", ClientIpMode::ProxyV2},
+                  {"auto", ClientIpMode::Auto}}) &&
       pool.clientIp == ClientIpMode::ProxyV2)
     noteUnbuiltFeature(ctx.issues, r.pathOf("client_ip"), "pool.client_ip.proxy-v2");
   if (const json* health = r.find("health")) {

@@ -26,6 +26,19 @@ std::string mapV4(const std::string& ip) {
   return inet_pton(AF_INET, ip.c_str(), buf) == 1 ? "::ffff:" + ip : ip;
 }
 
+// What a pool's client_ip mode sends on a backend connection of `protocol`.
+ClientIpForwarding clientIpForwarding(ClientIpMode mode, Protocol protocol) {
+  switch (mode) {
+    case ClientIpMode::None: return ClientIpForwarding::None;
+    case ClientIpMode::Id: return ClientIpForwarding::ImapId;
+    case ClientIpMode::XClient: return ClientIpForwarding::XClient;
+    case ClientIpMode::ProxyV2: return ClientIpForwarding::ProxyV2;
+    case ClientIpMode::Auto:
+      return protocol == Protocol::Imap ? ClientIpForwarding::ImapId : ClientIpForwarding::XClient;
+  }
+  return ClientIpForwarding::None;
+}
+
 bool isNumericIp(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
@@ -207,10 +220,7 @@ void BackendConnector::onConnected() {
   p.tls = current_.tls == TlsMode::StartTls ? BackendTls::StartTls
           : current_.tls == TlsMode::Implicit ? BackendTls::Implicit
                                               : BackendTls::None;
-  p.clientIp = current_.clientIp == ClientIpMode::Id        ? ClientIpForwarding::ImapId
-               : current_.clientIp == ClientIpMode::XClient ? ClientIpForwarding::XClient
-               : current_.clientIp == ClientIpMode::ProxyV2 ? ClientIpForwarding::ProxyV2
-                                                            : ClientIpForwarding::None;
+  p.clientIp = clientIpForwarding(current_.clientIp, params_.protocol);
   login_ = makeBackendLogin(p, *this);
   if (current_.tls == TlsMode::Implicit) {
     conn_->startClientTls(current_.tlsContext, current_.tlsServerName);

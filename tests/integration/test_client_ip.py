@@ -87,7 +87,8 @@ def config(make_config, d, mode, haproxy=False):
     return cfg
 
 
-@pytest.mark.parametrize("protocol,mode", [("imap", "id"), ("pop3", "xclient"), ("smtp", "xclient")])
+@pytest.mark.parametrize("protocol,mode", [("imap", "id"), ("pop3", "xclient"), ("smtp", "xclient"),
+                                           ("imap", "auto"), ("pop3", "auto"), ("smtp", "auto")])
 def test_forwarded_by_command(mailgate_factory, make_config, ip_dovecot, certs, protocol, mode):
     mg = mailgate_factory(config(make_config, ip_dovecot, mode))
     line = rip_after_login(mg, certs, ip_dovecot, protocol)

@@ -314,11 +314,41 @@ TEST(ConfigSemantics, PoolOptions) {
   c["pools"]["local"]["servers"].push_back({{"host", "a b"}});
   auto bad = loadIn(dir, c);
   EXPECT_CONFIG_ERROR(bad, "$.pools.local.client_ip",
-                      "expected one of \"none\", \"id\", \"xclient\", \"proxy-v2\", got \"xforward\"");
+                      "expected one of \"none\", \"id\", \"xclient\", \"proxy-v2\", \"auto\", got \"xforward\"");
   EXPECT_CONFIG_ERROR(bad, "$.pools.local.health.interval", "did you mean \"interval_s\"?");
   EXPECT_CONFIG_ERROR(bad, "$.pools.local.servers[1].host", "without port");
   EXPECT_CONFIG_ERROR(bad, "$.pools.local.servers[1]", "at least one of \"imap\"");
   EXPECT_EQ(bad.errors.size(), 4u) << testing::dumpIssues(bad);
+}
+
+// Issue 9: ID exists only in IMAP and XCLIENT only in POP3/SMTP; a mode that
+// sends nothing to the backends a listener reaches is warned about, "auto"
+// serves every protocol.
+TEST(ConfigSemantics, ClientIpModeThatCannotServeAListenerWarns) {
+  TempDir dir;
+  json c = minimalConfig();
+  c["pools"]["local"]["client_ip"] = "xclient";  // minimalConfig: an imap and a pop3 listener
+  auto r = loadIn(dir, c);
+  EXPECT_CONFIG_OK(r);
+  EXPECT_CONFIG_WARNING(r, "$.listeners[0].route", "client_ip \"xclient\", which imap backends do not understand");
+  EXPECT_EQ(r.warnings.size(), 1u) << testing::dumpIssues(r);
+
+  c["pools"]["local"]["client_ip"] = "id";
+  r = loadIn(dir, c);
+  EXPECT_CONFIG_WARNING(r, "$.listeners[1].route", "client_ip \"id\", which pop3 backends do not understand");
+  EXPECT_EQ(r.warnings.size(), 1u) << testing::dumpIssues(r);
+
+  // A bridge reads its mailbox over IMAP: "id" is right for it.
+  c["listeners"][1]["bridge"] = {{"on_delete", "hide"}};
+  r = loadIn(dir, c);
+  EXPECT_TRUE(r.warnings.empty()) << testing::dumpIssues(r);
+
+  c["listeners"][1].erase("bridge");
+  c["pools"]["local"]["client_ip"] = "auto";
+  r = loadIn(dir, c);
+  EXPECT_CONFIG_OK(r);
+  EXPECT_TRUE(r.warnings.empty()) << testing::dumpIssues(r);
+  EXPECT_EQ(r.config->pools.at("local").clientIp, ClientIpMode::Auto);
 }
 
 TEST(ConfigSemantics, TlsOptionsOnPlainPoolWarn) {
