@@ -7,10 +7,6 @@ namespace mailgate {
 
 namespace {
 
-bool isNumericIp(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
 
 void wipe(std::string& s) {
   if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
@@ -28,7 +24,7 @@ void AuthHttpClient::start(uv_loop_t* loop, const AuthHttpUrl& url, std::string 
 
 AuthHttpClient::AuthHttpClient(uv_loop_t* loop, const AuthHttpUrl& url, std::string request,
                                std::function<void(AuthHttpOutcome)> done)
-    : loop_(loop), url_(url), request_(std::move(request)), done_(std::move(done)), deadline_(loop) {}
+    : loop_(loop), url_(url), request_(std::move(request)), done_(std::move(done)), deadline_(loop), resolver_(loop) {}
 
 AuthHttpClient::~AuthHttpClient() { wipe(request_); }
 
@@ -43,50 +39,21 @@ void AuthHttpClient::begin(uint32_t timeoutMs) {
     connectTo(url_.host);
     return;
   }
-  resolve_ = new uv_getaddrinfo_t;
-  resolve_->data = this;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = uv_getaddrinfo(loop_, resolve_, &AuthHttpClient::onResolved, url_.host.c_str(), nullptr,
-                          &hints);
+  const int rc = resolver_.resolve(url_.host, [this](int status, std::vector<std::string> addresses) {
+    if (completed_) return;  // timed out meanwhile
+    if (status != 0) {
+      AuthHttpOutcome o;
+      o.detail = std::string("cannot resolve auth service host: ") + uv_strerror(status);
+      complete(std::move(o));
+      return;
+    }
+    connectTo(addresses.front());
+  });
   if (rc != 0) {
-    delete resolve_;
-    resolve_ = nullptr;
     AuthHttpOutcome o;
     o.detail = std::string("cannot resolve auth service host: ") + uv_strerror(rc);
     complete(std::move(o));
   }
-}
-
-void AuthHttpClient::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
-  auto* self = static_cast<AuthHttpClient*>(req->data);
-  delete req;
-  self->resolve_ = nullptr;
-  std::string ip;
-  if (status == 0) {
-    for (addrinfo* a = res; a && ip.empty(); a = a->ai_next) {
-      char buf[INET6_ADDRSTRLEN] = {};
-      if (a->ai_family == AF_INET)
-        uv_ip4_name(reinterpret_cast<sockaddr_in*>(a->ai_addr), buf, sizeof buf);
-      else if (a->ai_family == AF_INET6)
-        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(a->ai_addr), buf, sizeof buf);
-      ip = buf;
-    }
-  }
-  uv_freeaddrinfo(res);
-  if (self->completed_) {  // timed out meanwhile
-    self->maybeDelete();
-    return;
-  }
-  if (ip.empty()) {
-    AuthHttpOutcome o;
-    o.detail = std::string("cannot resolve auth service host: ") +
-               (status ? uv_strerror(status) : "no address");
-    self->complete(std::move(o));
-    return;
-  }
-  self->connectTo(ip);
 }
 
 void AuthHttpClient::connectTo(const std::string& ip) {
@@ -134,6 +101,7 @@ void AuthHttpClient::complete(AuthHttpOutcome outcome) {
     conn_ = nullptr;
   }
   wipe(request_);
+  resolver_.cancel();
   // Deliver on a later turn: complete() may run on a Connection callback's
   // stack, and the receiver may start new I/O or tear things down.
   deferToNextTick(loop_, [this, outcome = std::move(outcome)]() mutable {
@@ -145,7 +113,7 @@ void AuthHttpClient::complete(AuthHttpOutcome outcome) {
 }
 
 void AuthHttpClient::maybeDelete() {
-  if (doneDelivered_ && !resolve_) delete this;
+  if (doneDelivered_) delete this;
 }
 
 }  // namespace mailgate

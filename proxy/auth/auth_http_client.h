@@ -16,6 +16,7 @@
 #include "proxy/auth/auth_http_response_parser.h"
 #include "proxy/auth/auth_http_url.h"
 #include "proxy/net/connection.h"
+#include "proxy/net/host_resolver.h"
 #include "proxy/net/timer.h"
 
 namespace mailgate {
@@ -40,7 +41,6 @@ class AuthHttpClient final : private ConnectionHandler {
   ~AuthHttpClient() override;
 
   void begin(uint32_t timeoutMs);
-  static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectTo(const std::string& ip);
   void complete(AuthHttpOutcome outcome);
   void maybeDelete();
@@ -56,7 +56,7 @@ class AuthHttpClient final : private ConnectionHandler {
   std::function<void(AuthHttpOutcome)> done_;
   Timer deadline_;
   Connection* conn_ = nullptr;
-  uv_getaddrinfo_t* resolve_ = nullptr;  // in flight; freed in its callback
+  HostResolver resolver_;
   AuthHttpResponseParser parser_;
   bool completed_ = false;
   bool doneDelivered_ = false;

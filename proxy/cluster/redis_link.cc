@@ -61,13 +61,6 @@ const char* redisStatusName(RedisStatus status) {
   return "unknown";
 }
 
-// The resolver request outlives a destroyed link: its callback finds owner
-// null and only frees itself.
-struct RedisLink::Resolve {
-  uv_getaddrinfo_t req;
-  RedisLink* owner;
-};
-
 RedisLink::RedisLink(uv_loop_t* loop, RedisEndpoint endpoint, RedisLinkObserver* observer)
     : loop_(loop),
       endpoint_(std::move(endpoint)),
@@ -76,10 +69,10 @@ RedisLink::RedisLink(uv_loop_t* loop, RedisEndpoint endpoint, RedisLinkObserver*
       connectTimer_(loop),
       reconnectTimer_(loop),
       timeoutTimer_(loop),
-      readyTimer_(loop) {}
+      readyTimer_(loop),
+      resolver_(loop) {}
 
 RedisLink::~RedisLink() {
-  if (resolve_) resolve_->owner = nullptr;
   if (context_) {
     // Detach first: redisAsyncFree runs the disconnect and reply callbacks,
     // which must not reach a link being destroyed.
@@ -95,36 +88,10 @@ void RedisLink::start() {
 
 void RedisLink::resolve() {
   state_ = State::Resolving;
-  resolve_ = new Resolve{{}, this};
-  resolve_->req.data = resolve_;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = uv_getaddrinfo(
-      loop_, &resolve_->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* r = static_cast<Resolve*>(req->data);
-        std::string ip;
-        if (status == 0 && res) {
-          char text[INET6_ADDRSTRLEN] = {};
-          if (res->ai_family == AF_INET)
-            uv_ip4_name(reinterpret_cast<sockaddr_in*>(res->ai_addr), text, sizeof text);
-          else if (res->ai_family == AF_INET6)
-            uv_ip6_name(reinterpret_cast<sockaddr_in6*>(res->ai_addr), text, sizeof text);
-          ip = text;
-        }
-        uv_freeaddrinfo(res);
-        RedisLink* owner = r->owner;
-        delete r;
-        if (owner) {
-          owner->resolve_ = nullptr;
-          owner->onResolved(status, ip);
-        }
-      },
-      endpoint_.host.c_str(), nullptr, &hints);
+  const int rc = resolver_.resolve(endpoint_.host, [this](int status, std::vector<std::string> addresses) {
+    onResolved(status, status == 0 ? addresses.front() : std::string());
+  });
   if (rc != 0) {
-    delete resolve_;
-    resolve_ = nullptr;
     lastDownReason_ = std::string("resolve: ") + uv_strerror(rc);
     scheduleReconnect();
   }

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/net/host_resolver.h"
 #include "proxy/net/timer.h"
 
 struct redisAsyncContext;
@@ -96,7 +97,6 @@ class RedisLink {
     Done done;
     std::chrono::steady_clock::time_point sent;
   };
-  struct Resolve;
   struct Ready {
     uint64_t id;
     Done done;
@@ -127,11 +127,11 @@ class RedisLink {
   std::string address_;        // "host:port", for logs
   State state_ = State::Idle;
   redisAsyncContext* context_ = nullptr;
-  Resolve* resolve_ = nullptr;  // in flight; detached in the destructor
   Timer connectTimer_;
   Timer reconnectTimer_;
   Timer timeoutTimer_;
   Timer readyTimer_;
+  HostResolver resolver_;
   uint32_t backoffMs_ = 100;
   uint64_t nextId_ = 1;
   std::map<uint64_t, Pending> pending_;

@@ -39,10 +39,6 @@ ClientIpForwarding clientIpForwarding(ClientIpMode mode, Protocol protocol) {
   return ClientIpForwarding::None;
 }
 
-bool isNumericIp(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 }  // namespace
 
@@ -54,6 +50,7 @@ BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<BackendTarget> c
       timeouts_(timeouts),
       done_(std::move(done)),
       timer_(loop),
+      resolver_(loop),
       alive_(std::make_shared<bool>(true)) {}
 
 BackendConnector::~BackendConnector() {
@@ -84,57 +81,25 @@ void BackendConnector::tryNext() {
     return;
   }
   // Host names resolve on libuv's thread pool: never block the loop on DNS.
-  struct Resolve {
-    uv_getaddrinfo_t req;
-    BackendConnector* self;
-    std::shared_ptr<bool> alive;
-  };
-  auto* r = new Resolve{{}, this, alive_};
-  r->req.data = r;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = uv_getaddrinfo(
-      loop_, &r->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* r = static_cast<Resolve*>(req->data);
-        if (*r->alive) r->self->onResolved(status, res);
-        uv_freeaddrinfo(res);
-        delete r;
-      },
-      current_.host.c_str(), nullptr, &hints);
+  const int rc = resolver_.resolve(current_.host, [this](int status, std::vector<std::string> addresses) {
+    onResolved(status, std::move(addresses));
+  });
   if (rc != 0) {
-    delete r;
     lastError_ = std::string("resolve ") + current_.host + ": " + uv_strerror(rc);
     failCandidate(lastError_, false);
   }
 }
 
-void BackendConnector::onResolved(int status, addrinfo* res) {
+void BackendConnector::onResolved(int status, std::vector<std::string> addresses) {
   if (finished_) return;
-  if (status != 0 || !res) {
+  if (status != 0) {
     failCandidate(std::string("resolve ") + current_.host + ": " + uv_strerror(status), false);
     return;
   }
   // Every address of the name, in the resolver's order (RFC 6724): a
   // "localhost" that lists ::1 first still reaches a backend bound to
   // 127.0.0.1, as nginx treats each address of a name as a server.
-  addresses_.clear();
-  for (const addrinfo* a = res; a; a = a->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (a->ai_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
-    } else if (a->ai_family == AF_INET6) {
-      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
-    } else {
-      continue;
-    }
-    if (std::find(addresses_.begin(), addresses_.end(), text) == addresses_.end()) addresses_.emplace_back(text);
-  }
-  if (addresses_.empty()) {
-    failCandidate("resolve " + current_.host + ": no IPv4 or IPv6 address", false);
-    return;
-  }
+  addresses_.assign(addresses.begin(), addresses.end());
   connectToNextAddress();
 }
 

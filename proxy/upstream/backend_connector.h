@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proxy/net/connection.h"
+#include "proxy/net/host_resolver.h"
 #include "proxy/net/timer.h"
 #include "proxy/upstream/backend_login.h"
 #include "proxy/upstream/backend_target.h"
@@ -46,7 +47,7 @@ class BackendConnector : private ConnectionHandler, private BackendLoginSink {
   void connectTo(const std::string& ip);
   void finish(BackendLoginResult result);
   void failCandidate(std::string why, bool markDown);
-  void onResolved(int status, struct addrinfo* res);
+  void onResolved(int status, std::vector<std::string> addresses);
   void connectToNextAddress();
   // After a connect failure: true when another address of the same member
   // is left to try (on a later turn).
@@ -73,10 +74,11 @@ class BackendConnector : private ConnectionHandler, private BackendLoginSink {
   Connection* conn_ = nullptr;
   std::unique_ptr<BackendLogin> login_;
   Timer timer_;
+  HostResolver resolver_;
   std::chrono::steady_clock::time_point connectStart_;
   std::string lastError_;
   bool finished_ = false;
-  std::shared_ptr<bool> alive_;  // guards the async resolver callback
+  std::shared_ptr<bool> alive_;  // guards deferred calls
   bool loginResultPending_ = false;
   BackendLoginResult pendingResult_;
 };

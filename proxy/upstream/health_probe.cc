@@ -12,10 +12,6 @@ namespace {
 // A greeting longer than this is not one we would accept at login either.
 constexpr size_t kMaxGreeting = 1024;
 
-bool isNumericIp(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -56,6 +52,7 @@ HealthProbe::HealthProbe(uv_loop_t* loop, HealthTarget target, Done done)
       target_(std::move(target)),
       done_(std::move(done)),
       timer_(loop),
+      resolver_(loop),
       alive_(std::make_shared<bool>(true)) {}
 
 HealthProbe::~HealthProbe() {
@@ -70,40 +67,17 @@ void HealthProbe::start() {
     connectTo(target_.host);
     return;
   }
-  // Host names resolve on libuv's thread pool, never on the loop.
-  struct Resolve {
-    uv_getaddrinfo_t req;
-    HealthProbe* self;
-    std::shared_ptr<bool> alive;
-  };
-  auto* r = new Resolve{{}, this, alive_};
-  r->req.data = r;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = uv_getaddrinfo(
-      loop_, &r->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* r = static_cast<Resolve*>(req->data);
-        if (*r->alive && !r->self->finished_) {
-          if (status != 0 || !res) {
-            r->self->finish(false, std::string("resolve: ") + uv_strerror(status));
-          } else {
-            char text[INET6_ADDRSTRLEN] = {};
-            if (res->ai_family == AF_INET) {
-              inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
-            } else {
-              inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr, text, sizeof text);
-            }
-            r->self->connectTo(text);
-          }
-        }
-        uv_freeaddrinfo(res);
-        delete r;
-      },
-      target_.host.c_str(), nullptr, &hints);
+  // Host names resolve on libuv's thread pool, never on the loop. The
+  // check asks for the first address, as a session's first try does.
+  const int rc = resolver_.resolve(target_.host, [this](int status, std::vector<std::string> addresses) {
+    if (finished_) return;
+    if (status != 0) {
+      finish(false, std::string("resolve: ") + uv_strerror(status));
+      return;
+    }
+    connectTo(addresses.front());
+  });
   if (rc != 0) {
-    delete r;
     // Report on a later turn: start() is the owner's call.
     deferToNextTick(loop_, [this, alive = alive_, rc] {
       if (*alive) finish(false, std::string("resolve: ") + uv_strerror(rc));

@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "proxy/net/connection.h"
+#include "proxy/net/host_resolver.h"
 #include "proxy/net/timer.h"
 
 namespace mailgate {
@@ -64,6 +65,7 @@ class HealthProbe : private ConnectionHandler {
   Done done_;
   Connection* conn_ = nullptr;
   Timer timer_;
+  HostResolver resolver_;
   std::string line_;
   bool finished_ = false;
   std::shared_ptr<bool> alive_;  // guards the async resolver and deferred reports
