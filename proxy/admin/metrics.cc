@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "proxy/admin/process_metrics.h"
+
 #ifndef MAILGATE_VERSION
 #define MAILGATE_VERSION "dev"
 #endif
@@ -180,6 +182,8 @@ struct Metrics::Impl {
       family(prometheus::BuildGauge(), "mailgate_build_info",
              "Always 1; the version label tells which build is running.")
           .Add({{"version", MAILGATE_VERSION}});
+  // process_* (process_metrics.h), read from /proc at each serialize().
+  ProcessMetrics process{*registry};
 };
 
 Metrics& Metrics::instance() {
@@ -293,6 +297,7 @@ void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0)
 std::shared_ptr<prometheus::Registry> Metrics::registry() { return impl_->registry; }
 
 std::string Metrics::serialize() {
+  impl_->process.refresh();
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

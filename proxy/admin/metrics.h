@@ -90,7 +90,8 @@ class Metrics {
   void setDraining(bool draining);
 
   std::shared_ptr<prometheus::Registry> registry();
-  // The text exposition of everything above (for tests and /metrics).
+  // The text exposition of everything above (for tests and /metrics), plus
+  // the standard process_* metrics, read from /proc first (process_metrics.h).
   std::string serialize();
 
  private:
