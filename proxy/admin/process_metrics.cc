@@ -147,9 +147,7 @@ struct ProcessMetrics::Impl {
 };
 
 ProcessMetrics::ProcessMetrics(prometheus::Registry& registry)
-    : impl_(std::make_unique<Impl>(registry)) {
-  refresh();
-}
+    : impl_(std::make_unique<Impl>(registry)) {}
 
 ProcessMetrics::~ProcessMetrics() = default;
 

@@ -37,6 +37,8 @@ std::optional<uint64_t> parseBootTime(std::string_view procStat);
 
 class ProcessMetrics {
  public:
+  // Registers the series (at 0 until the first refresh) and reads the boot
+  // time from /proc/stat once.
   explicit ProcessMetrics(prometheus::Registry& registry);
   ~ProcessMetrics();
   // Reads /proc/self/stat, /proc/self/fd and RLIMIT_NOFILE and sets the
