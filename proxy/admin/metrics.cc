@@ -7,11 +7,16 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
+
+#include "proxy/admin/process_metrics.h"
 
 #ifndef MAILGATE_VERSION
 #define MAILGATE_VERSION "dev"
@@ -164,6 +169,15 @@ struct Metrics::Impl {
       family(prometheus::BuildGauge(), "mailgate_config_last_reload_success_timestamp_seconds",
              "Unix time of the last successful configuration load or reload.")
           .Add({});
+  // Not a LabeledFamily: its series are removed on reload, and the thread
+  // caches must only hold pointers that stay valid. Written at start and on
+  // reload; the mutex guards the list of current series.
+  prometheus::Family<prometheus::Gauge>& certificateExpiry =
+      family(prometheus::BuildGauge(), "mailgate_tls_certificate_expiry_timestamp_seconds",
+             "notAfter of each certificate served by a TLS listener, in unix seconds, by "
+             "listener and certificate (its file).");
+  std::mutex certificateExpiryMutex;
+  std::vector<prometheus::Gauge*> certificateExpirySeries;
   LabeledFamily<prometheus::Counter, 2> lookups{
       family(prometheus::BuildCounter(), "mailgate_lookups_total",
              "Route lookups, by route type and result."),
@@ -180,6 +194,8 @@ struct Metrics::Impl {
       family(prometheus::BuildGauge(), "mailgate_build_info",
              "Always 1; the version label tells which build is running.")
           .Add({{"version", MAILGATE_VERSION}});
+  // process_* (process_metrics.h), read from /proc at each serialize().
+  ProcessMetrics process{*registry};
 };
 
 Metrics& Metrics::instance() {
@@ -283,6 +299,19 @@ void Metrics::configReload(bool ok) {
 
 void Metrics::configLoaded() { impl_->lastReloadSuccess.SetToCurrentTime(); }
 
+void Metrics::setCertificateExpiries(const std::vector<CertificateExpiry>& expiries) {
+  std::lock_guard<std::mutex> lock(impl_->certificateExpiryMutex);
+  for (prometheus::Gauge* g : impl_->certificateExpirySeries) impl_->certificateExpiry.Remove(g);
+  impl_->certificateExpirySeries.clear();
+  for (const auto& e : expiries) {
+    prometheus::Gauge& g =
+        impl_->certificateExpiry.Add({{"listener", e.listener}, {"certificate", e.certificate}});
+    g.Set(e.notAfter);
+    auto& series = impl_->certificateExpirySeries;  // the same pair twice: one series
+    if (std::find(series.begin(), series.end(), &g) == series.end()) series.push_back(&g);
+  }
+}
+
 void Metrics::lookup(std::string_view type, std::string_view result, double seconds) {
   impl_->lookups.get({type, result}).Increment();
   impl_->lookupSeconds.get({type}, kLookupBuckets).Observe(seconds);
@@ -293,6 +322,7 @@ void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0)
 std::shared_ptr<prometheus::Registry> Metrics::registry() { return impl_->registry; }
 
 std::string Metrics::serialize() {
+  impl_->process.refresh();
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -84,13 +85,25 @@ class Metrics {
   // dashboard's "time since last reload" is the uptime, not 1970) and counts no
   // reload.
   void configLoaded();
+  // mailgate_tls_certificate_expiry_timestamp_seconds{listener,certificate}:
+  // the notAfter (unix seconds) of each certificate (its cert path) that a TLS
+  // listener (tls implicit or starttls) serves. Replaces every series set
+  // before: called at start and after each successful reload, so a removed
+  // listener or certificate leaves no stale series behind.
+  struct CertificateExpiry {
+    std::string listener;
+    std::string certificate;
+    double notAfter = 0;
+  };
+  void setCertificateExpiries(const std::vector<CertificateExpiry>& expiries);
   // mailgate_lookups_total{type,result}, mailgate_lookup_seconds{type} (histogram)
   void lookup(std::string_view type, std::string_view result, double seconds);
   // mailgate_draining (gauge 0/1), mailgate_build_info{version}
   void setDraining(bool draining);
 
   std::shared_ptr<prometheus::Registry> registry();
-  // The text exposition of everything above (for tests and /metrics).
+  // The text exposition of everything above (for tests and /metrics), plus
+  // the standard process_* metrics, read from /proc first (process_metrics.h).
   std::string serialize();
 
  private:

@@ -22,6 +22,26 @@ const ListenerConfig* findListener(const Config& c, const std::string& name) {
   return nullptr;
 }
 
+// mailgate_tls_certificate_expiry_timestamp_seconds: every TLS listener
+// serves every configured certificate (chosen by SNI), so one series per
+// (TLS listener, certificate).
+void publishCertificateExpiries(const Runtime& rt) {
+  std::vector<Metrics::CertificateExpiry> expiries;
+  if (rt.serverTls) {
+    const auto& certs = rt.config->certificates;
+    const auto& notAfter = rt.serverTls->notAfter();
+    for (const auto& l : rt.config->listeners) {
+      if (l.tls == TlsMode::None) continue;
+      for (size_t i = 0; i < certs.size() && i < notAfter.size(); ++i) {
+        if (notAfter[i]) {
+          expiries.push_back({l.name, certs[i].cert, static_cast<double>(*notAfter[i])});
+        }
+      }
+    }
+  }
+  Metrics::instance().setCertificateExpiries(expiries);
+}
+
 }  // namespace
 
 Server::Server(std::string configPath) : configPath_(std::move(configPath)) {
@@ -87,6 +107,7 @@ bool Server::start(std::string* error) {
   }
   runtime_ = rt;
   Metrics::instance().configLoaded();
+  publishCertificateExpiries(*rt);
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->post([w = workers_[i].get(), rt, f = fds[i]] { w->applyRuntime(rt, f, {}); });
     workers_[i]->startThread();
@@ -137,6 +158,7 @@ void Server::reload() {
     workers_[i]->post([w = workers_[i].get(), rt, f = fds[i], keep] { w->applyRuntime(rt, f, keep); });
   }
   Metrics::instance().configReload(true);
+  publishCertificateExpiries(*rt);
   log::info("config_reloaded", {{"config", configPath_}, {"listeners", rt->config->listeners.size()}});
 }
 

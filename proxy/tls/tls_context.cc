@@ -1,5 +1,6 @@
 #include "proxy/tls/tls_context.h"
 
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -129,6 +130,20 @@ bool wildcardMatches(const std::string& pattern, const std::string& host) {
 
 }  // namespace
 
+std::optional<int64_t> certificateNotAfter(const X509* cert) {
+  if (!cert) return std::nullopt;
+  const ASN1_TIME* notAfter = X509_get0_notAfter(cert);
+  // This BoringSSL has no ASN1_TIME_to_posix: the difference to the epoch.
+  bssl::UniquePtr<ASN1_TIME> epoch(ASN1_TIME_set(nullptr, 0));
+  int days = 0;
+  int seconds = 0;
+  if (!notAfter || !epoch || !ASN1_TIME_diff(&days, &seconds, epoch.get(), notAfter)) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(days) * 86400 + seconds;
+}
+
 std::string_view alpnProtocolId(ListenerProtocol protocol) {
   switch (protocol) {
     case ListenerProtocol::Imap: return "imap";
@@ -226,6 +241,7 @@ std::shared_ptr<TlsContext> TlsContext::makeServer(const std::vector<Certificate
                           ": " + lastSslError());
       return nullptr;
     }
+    self->notAfter_.push_back(certificateNotAfter(SSL_CTX_get0_certificate(entry->ctx)));
     SSL_CTX_set_alpn_select_cb(entry->ctx, selectAlpn, nullptr);
     // Sessions stay in the first context's cache (BoringSSL keeps the initial
     // SSL_CTX for sessions), so one id context for all certificates.

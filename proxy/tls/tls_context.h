@@ -4,7 +4,9 @@
 // connection and worker thread that uses it (SSL_CTX is thread-safe for that).
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +18,10 @@ namespace mailgate {
 // A listener protocol's ALPN protocol id from the IANA registry (RFC 7301
 // §6): "imap", "pop3", "smtp" (SMTP submission).
 std::string_view alpnProtocolId(ListenerProtocol protocol);
+
+// A certificate's notAfter as unix seconds (UTCTime and GeneralizedTime
+// alike); nullopt when `cert` is null or the time cannot be decoded.
+std::optional<int64_t> certificateNotAfter(const X509* cert);
 
 class TlsContext {
  public:
@@ -40,6 +46,10 @@ class TlsContext {
   // protocol's ALPN id is accepted. Call before the handshake starts.
   static void setListenerProtocol(SSL* ssl, ListenerProtocol protocol);
 
+  // Server side: the notAfter (certificateNotAfter) of each configured
+  // certificate's leaf, in the order of `certs` given to makeServer.
+  const std::vector<std::optional<int64_t>>& notAfter() const { return notAfter_; }
+
   SSL_CTX* native() const { return ctx_; }
   bool isServer() const { return server_; }
   bool verifyPeer() const { return verify_; }
@@ -51,6 +61,7 @@ class TlsContext {
   bool verify_ = false;
   struct SniEntry;
   std::vector<SniEntry*> sni_;  // owned; see tls_context.cc
+  std::vector<std::optional<int64_t>> notAfter_;
   friend int tlsContextSelectCertificate(SSL*, int*, void*);
 };
 

@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -287,6 +288,17 @@ def test_scrape_passes_promtool_check_metrics(metrics_mailgate, certs):
 
 def test_health_and_readiness_endpoints(mailgate_factory):
     mg = mailgate_factory()
-    for path in ("/healthz", "/readyz"):
-        with urllib.request.urlopen(mg.admin_url + path, timeout=10) as r:
-            assert r.status == 200, path
+    with urllib.request.urlopen(mg.admin_url + "/healthz", timeout=10) as r:
+        assert r.status == 200
+    # The admin port opens before the workers run, and /readyz is 503 until
+    # they do (the harness only waits for the ports): allow start-up to finish.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with urllib.request.urlopen(mg.admin_url + "/readyz", timeout=10) as r:
+                assert r.status == 200
+                return
+        except urllib.error.HTTPError as e:
+            if e.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -6,9 +6,14 @@
 - both mailgate_config_reloads_total{result="ok"} and {result="error"} exist
   from start at 0, so `increase(...{result="error"}[15m])` sees the first failed
   reload as 0 -> 1 (a series that first appears at 1 has no increase at all).
+- mailgate_tls_certificate_expiry_timestamp_seconds{listener,certificate} is
+  the certificate's notAfter for every TLS listener, replaced by a successful
+  reload (MailgateCertificateExpiresSoon).
 """
 import copy
 import re
+import ssl
+import subprocess
 import time
 import urllib.request
 
@@ -58,3 +63,35 @@ def test_first_failed_reload_counts_from_zero_and_keeps_the_timestamp(mailgate_f
     text = _scrape(mg)
     assert _sample(text, OK) == 1
     assert _sample(text, LAST) > first
+
+
+EXPIRY = "mailgate_tls_certificate_expiry_timestamp_seconds"
+
+
+def _expiries(text):
+    """{(listener, certificate): value} of the certificate expiry series."""
+    out = {}
+    for labels, value in re.findall(r"^%s\{([^}]*)\} (\S+)$" % EXPIRY, text, re.M):
+        d = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        out[(d["listener"], d["certificate"])] = float(value)
+    return out
+
+
+def test_certificate_expiry_per_tls_listener_follows_reload(mailgate_factory):
+    mg = mailgate_factory()
+    cfg = copy.deepcopy(mg.config)
+    cert = cfg["tls"]["certificates"][0]["cert"]
+    end = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", cert],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    not_after = ssl.cert_time_to_seconds(end.split("=", 1)[1])
+    tls_listeners = {l["name"] for l in cfg["listeners"] if l.get("tls", "none") != "none"}
+    assert len(tls_listeners) >= 2
+    got = _expiries(_scrape(mg))
+    assert got == {(name, cert): not_after for name in tls_listeners}, got
+
+    # A listener removed by a reload leaves no stale series.
+    gone = sorted(tls_listeners)[0]
+    cfg["listeners"] = [l for l in cfg["listeners"] if l["name"] != gone]
+    reload(mg, cfg)
+    got = _expiries(_scrape(mg))
+    assert got == {(name, cert): not_after for name in tls_listeners - {gone}}, got

@@ -35,6 +35,32 @@ TEST(Metrics, ReloadSeriesExistAtZeroAndFirstLoadSetsTheTimestamp) {
   EXPECT_EQ(sampleValue(m.serialize(), R"(mailgate_config_reloads_total{result="error"})"), 1);
 }
 
+// Start and every successful reload replace the whole set: a listener or a
+// certificate gone from the config leaves no stale series.
+TEST(Metrics, CertificateExpiriesReplaceTheWholeSet) {
+  Metrics& m = Metrics::instance();
+  const std::string name = "mailgate_tls_certificate_expiry_timestamp_seconds";
+  m.setCertificateExpiries({{"imaps", "/etc/mailgate/a.pem", 1.8e9},
+                            {"imaps", "/etc/mailgate/b.pem", 1.9e9},
+                            {"pop3s", "/etc/mailgate/a.pem", 1.8e9},
+                            {"pop3s", "/etc/mailgate/a.pem", 1.8e9}});
+  std::string text = m.serialize();
+  EXPECT_NE(text.find("# TYPE " + name + " gauge"), std::string::npos);
+  EXPECT_EQ(sampleValue(text, name + R"({certificate="/etc/mailgate/a.pem",listener="imaps"})"), 1.8e9);
+  EXPECT_EQ(sampleValue(text, name + R"({certificate="/etc/mailgate/b.pem",listener="imaps"})"), 1.9e9);
+  EXPECT_EQ(sampleValue(text, name + R"({certificate="/etc/mailgate/a.pem",listener="pop3s"})"), 1.8e9);
+
+  // Reload: b.pem renewed, pop3s removed.
+  m.setCertificateExpiries({{"imaps", "/etc/mailgate/a.pem", 1.8e9},
+                            {"imaps", "/etc/mailgate/b.pem", 2.0e9}});
+  text = m.serialize();
+  EXPECT_EQ(sampleValue(text, name + R"({certificate="/etc/mailgate/b.pem",listener="imaps"})"), 2.0e9);
+  EXPECT_EQ(text.find(R"(listener="pop3s")"), std::string::npos) << text;
+
+  m.setCertificateExpiries({});
+  EXPECT_EQ(m.serialize().find(name + "{"), std::string::npos);
+}
+
 TEST(Metrics, EveryFamilyAppearsWithItsLabels) {
   Metrics& m = Metrics::instance();
   m.connectionOpened("imaps", "imap");
