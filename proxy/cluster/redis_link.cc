@@ -268,7 +268,9 @@ void RedisLink::cancel(CommandId id) {
 }
 
 void RedisLink::checkTimeouts() {
-  if (pending_.empty()) {
+  // Checks go on while anything sent is unanswered, timed out or not: a
+  // server that went silent is noticed even when no command waits anymore.
+  if (pending_.empty() && unanswered_ == 0) {
     timeoutTimer_.stop();
     return;
   }
@@ -284,9 +286,12 @@ void RedisLink::checkTimeouts() {
     if (observer_) observer_->redisCommandDone(RedisStatus::Timeout, limit);
     p.done(RedisStatus::Timeout, {});
   }
-  // A server that answers nothing for twice the timeout while commands wait
-  // is treated as gone: drop the connection and reconnect.
-  if (state_ == State::Up && !pending_.empty() && now - lastReply_ > 2 * limit)
+  // A server that answers nothing for twice the timeout while commands are
+  // unanswered is treated as gone: drop the connection and reconnect. (Not
+  // "while commands wait": each times out after one limit and stops waiting,
+  // so a hung server was dropped only when a later command happened to be
+  // pending at the right tick.)
+  if (state_ == State::Up && unanswered_ > 0 && now - lastReply_ > 2 * limit)
     drop("no reply for " + std::to_string(2 * endpoint_.commandTimeoutMs) + " ms");
 }
 
