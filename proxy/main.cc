@@ -8,7 +8,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "config/config_check_files.h"
+#include "proxy/server/config_check_files.h"
 #include "config/config_print.h"
 #include "config/config_report.h"
 #include "proxy/cluster/kick.h"

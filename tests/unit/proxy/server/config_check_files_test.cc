@@ -6,8 +6,8 @@
 
 #include <ctime>
 
-#include "config/config_check_files.h"
-#include "config_test_util.h"
+#include "proxy/server/config_check_files.h"
+#include "tests/unit/config/config_test_util.h"
 #include "tests/unit/support/certs/test_certs.h"
 
 namespace mailgate {

@@ -1,4 +1,4 @@
-#include "config/config_check_files.h"
+#include "proxy/server/config_check_files.h"
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
