@@ -1,25 +1,27 @@
 #include "proxy/session/smtp_login_machine.h"
 
-#include <algorithm>
-#include <cctype>
-#include <optional>
-#include <utility>
 #include <vector>
-
-#include "proxy/mail/sasl.h"
-#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
 namespace {
 
-std::string oneLine(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
-  }
-  return out;
-}
+const LineLoginTexts kSmtpTexts = {
+    .continuation = "334 ",  // RFC 4954 §4
+    .lineTooLong = "500 5.5.6 Line too long",
+    .tooManyCommands = "421 4.7.0 Too many commands without authentication",
+    .tooManyBadCommands = "421 4.7.0 Too many bad commands",
+    .tooManyAuthFailures = "421 4.7.0 Too many authentication failures",
+    .tooMuchPipelined = "421 4.7.0 Too much pipelined input",
+    // RFC 4954 §6: 538 5.7.11 for a mechanism that needs an encrypted channel.
+    .plaintextRefused = "538 5.7.11 Encryption required for requested authentication mechanism",
+    .unknownMechanism = "504 5.5.4 Unrecognized authentication type",
+    .saslCancelled = "501 5.0.0 Authentication cancelled",  // RFC 4954 §4
+    .saslInvalid = "535 5.7.8 Authentication credentials invalid",
+    .badBase64Initial = "501 5.5.2 Cannot decode response",
+    .badBase64Continued = "501 5.5.2 Cannot decode response",
+    .shutdownPrefix = "421 4.3.2 ",
+};
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -39,143 +41,45 @@ bool startsWithEnhancedCode(std::string_view text) {
   return n > 0 && n <= 3 && (i == text.size() || text[i] == ' ');
 }
 
-size_t pipelineCap(const LoginPolicy& p) { return std::max<size_t>(p.maxLineBytes * 4, 65536); }
-
 }  // namespace
 
 SmtpLoginMachine::SmtpLoginMachine(const LoginPolicy& policy, LoginSink& sink)
-    : policy_(policy), sink_(sink), framer_(policy.maxLineBytes) {}
+    : LineLoginMachine(policy, sink, kSmtpTexts) {}
 
-void SmtpLoginMachine::start() { reply("220 " + oneLine(policy_.hostname) + " ESMTP ready"); }
+std::string SmtpLoginMachine::greeting() const { return "220 " + oneReplyLine(policy().hostname) + " ESMTP ready"; }
 
-void SmtpLoginMachine::receive(std::string_view bytes) {
-  switch (state_) {
-    case State::Done:
-    case State::TlsWait:  // RFC 3207 §4.2: nothing sent before the handshake counts
-      return;
-    case State::BackendWait:
-      framer_.append(bytes);
-      if (framer_.buffered() > pipelineCap(policy_)) {
-        sink_.protocolError("pipeline_overflow");
-        close("421 4.7.0 Too much pipelined input");
-      }
-      return;
-    case State::Command:
-    case State::SaslResponse:
-    case State::OAuthError:
-      framer_.append(bytes);
-      process();
-      return;
-  }
-}
-
-void SmtpLoginMachine::tlsEstablished() {
-  if (state_ != State::TlsWait) return;
-  policy_.tlsActive = true;
-  policy_.startTlsAvailable = false;
-  framer_.clear();
-  state_ = State::Command;
-}
-
-void SmtpLoginMachine::loginSucceeded(std::string_view backendText) {
-  if (state_ != State::BackendWait) return;
-  std::string text = oneLine(backendText);
+std::string SmtpLoginMachine::successReply(std::string_view backendText) const {
+  std::string text = oneReplyLine(backendText);
   if (text.empty()) text = "2.7.0 Authentication successful";
   else if (!startsWithEnhancedCode(text)) text = "2.7.0 " + text;
-  reply("235 " + text);
-  state_ = State::Done;  // framer_ keeps the pipelined bytes for takePipelined()
+  return "235 " + text;
 }
 
-void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text) { loginFailed(why, text, {}); }
-
-void SmtpLoginMachine::loginFailed(LoginFailure why, std::string_view text, std::string_view oauthChallenge) {
-  if (state_ != State::BackendWait) return;
-  if (oauthLogin_ && !oauthChallenge.empty() && base64Decode(oauthChallenge)) {
-    // RFC 7628 §3.2.2 with RFC 4954 §4 framing: "334 <challenge>", the
-    // client's answer, then the 535.
-    pendingFailure_ = why;
-    pendingFailureText_ = std::string(text);
-    state_ = State::OAuthError;
-    reply("334 " + std::string(oauthChallenge));
-  } else {
-    state_ = State::Command;
-    answerFailure(why, text);
-  }
-  process();  // commands pipelined behind the failed AUTH
-}
-
-void SmtpLoginMachine::answerFailure(LoginFailure why, std::string_view text) {
-  std::string body = oneLine(text);
+std::string SmtpLoginMachine::failureReply(LoginFailure why, std::string_view text) const {
+  std::string body = oneReplyLine(text);
   const bool hasCode = startsWithEnhancedCode(body);
   if (why == LoginFailure::Temporary) {
     // RFC 4954 §6: 454 4.7.0 Temporary authentication failure.
     if (body.empty()) body = "Temporary authentication failure";
-    reply(hasCode ? "454 " + body : "454 4.7.0 " + body);
-  } else {
-    // RFC 4954 §6: 535 5.7.8 Authentication credentials invalid.
-    if (body.empty()) body = "Authentication credentials invalid";
-    reply(hasCode ? "535 " + body : "535 5.7.8 " + body);
-    ++authFailures_;
-    if (authFailures_ >= policy_.maxAuthFailures) close("421 4.7.0 Too many authentication failures");
+    return hasCode ? "454 " + body : "454 4.7.0 " + body;
   }
+  // RFC 4954 §6: 535 5.7.8 Authentication credentials invalid.
+  if (body.empty()) body = "Authentication credentials invalid";
+  return hasCode ? "535 " + body : "535 5.7.8 " + body;
 }
 
-void SmtpLoginMachine::shutdown(std::string_view reason) {
-  if (state_ == State::Done) return;
-  close("421 4.3.2 " + oneLine(reason));
-}
-
-std::string SmtpLoginMachine::takePipelined() { return framer_.takeRemainder(); }
-
-void SmtpLoginMachine::process() {
-  std::string line;
-  while (state_ == State::Command || state_ == State::SaslResponse || state_ == State::OAuthError) {
-    const LineFramer::Status status = framer_.next(line);
-    if (status != LineFramer::Status::NeedMore && state_ == State::OAuthError) {
-      // RFC 7628 §3.2.3: whatever the client sends next (normally an empty
-      // line or "AQ==", maybe "*", even an over-long line) answers the
-      // challenge; the exchange then fails.
-      state_ = State::Command;
-      answerFailure(pendingFailure_, std::exchange(pendingFailureText_, {}));
-      continue;
-    }
-    switch (status) {
-      case LineFramer::Status::NeedMore:
-        return;
-      case LineFramer::Status::TooLong:
-        state_ = State::Command;  // an over-long SASL response ends the exchange
-        sasl_.reset();
-        badCommand("500 5.5.6 Line too long", "line_too_long");
-        break;
-      case LineFramer::Status::Line:
-        if (state_ == State::SaslResponse) handleSaslResponse(line);
-        else handleCommand(line);
-        break;
-    }
-  }
-}
-
-void SmtpLoginMachine::handleCommand(const std::string& line) {
-  // RFC 5321 §2.4: verbs are case-insensitive.
-  const size_t sp = line.find(' ');
-  const std::string cmd = asciiUpper(std::string_view(line).substr(0, sp));
-  const std::string_view arg =
-      sp == std::string::npos ? std::string_view() : std::string_view(line).substr(sp + 1);
-  if (++commands_ > policy_.maxPreLoginCommands) {
-    sink_.protocolError("too_many_commands");
-    return close("421 4.7.0 Too many commands without authentication");
-  }
-  if (cmd == "EHLO") return cmdEhlo(arg);
-  if (cmd == "HELO") {
+void SmtpLoginMachine::command(std::string_view verb, std::string_view arg) {
+  if (verb == "EHLO") return cmdEhlo(arg);
+  if (verb == "HELO") {
     if (arg.empty()) return badCommand("501 5.5.4 Syntax: HELO hostname", "bad_command");
     ehloSeen_ = false;  // RFC 4954 §4: AUTH needs an EHLO session
-    return reply("250 " + oneLine(policy_.hostname));
+    return reply("250 " + oneReplyLine(policy().hostname));
   }
-  if (cmd == "STARTTLS") return cmdStartTls(arg);
-  if (cmd == "AUTH") return cmdAuth(arg);
-  if (cmd == "NOOP" || cmd == "RSET") return reply("250 2.0.0 OK");
-  if (cmd == "QUIT") return close("221 2.0.0 Bye");
-  if (cmd == "MAIL" || cmd == "RCPT" || cmd == "DATA" || cmd == "BDAT") {
+  if (verb == "STARTTLS") return cmdStartTls(arg);
+  if (verb == "AUTH") return cmdAuth(arg);
+  if (verb == "NOOP" || verb == "RSET") return reply("250 2.0.0 OK");
+  if (verb == "QUIT") return close("221 2.0.0 Bye");
+  if (verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT") {
     // RFC 6409 §4.3 / RFC 4954 §6: submission requires authentication.
     return badCommand("530 5.7.0 Authentication required", "auth_required");
   }
@@ -186,8 +90,8 @@ void SmtpLoginMachine::cmdEhlo(std::string_view arg) {
   if (arg.empty()) return badCommand("501 5.5.4 Syntax: EHLO hostname", "bad_command");
   // RFC 5321 §4.1.1.1: a multi-line 250 reply, "250-" on all but the last.
   std::vector<std::string> lines;
-  lines.push_back(oneLine(policy_.hostname));
-  std::string_view ext = policy_.smtpExtensions;
+  lines.push_back(oneReplyLine(policy().hostname));
+  std::string_view ext = policy().smtpExtensions;
   while (!ext.empty()) {
     size_t end = ext.find('\n');
     std::string_view one = ext.substr(0, end);
@@ -196,7 +100,7 @@ void SmtpLoginMachine::cmdEhlo(std::string_view arg) {
     if (end == std::string_view::npos) break;
     ext.remove_prefix(end + 1);
   }
-  if (policy_.startTlsAvailable && !policy_.tlsActive) lines.emplace_back("STARTTLS");
+  if (policy().startTlsAvailable && !policy().tlsActive) lines.emplace_back("STARTTLS");
   if (credentialsAllowed()) lines.emplace_back("AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -205,101 +109,23 @@ void SmtpLoginMachine::cmdEhlo(std::string_view arg) {
     out += "\r\n";
   }
   ehloSeen_ = true;
-  sink_.sendToClient(out);
+  send(out);
 }
 
 void SmtpLoginMachine::cmdAuth(std::string_view arg) {
   if (!ehloSeen_) return badCommand("503 5.5.1 EHLO first", "bad_command");
   if (refusePlaintext()) return;
   if (arg.empty()) return badCommand("501 5.5.4 Syntax: AUTH mechanism", "bad_command");
-  const size_t sp = arg.find(' ');
-  std::optional<std::string_view> initial;
-  if (sp != std::string_view::npos) initial = arg.substr(sp + 1);
-  saslResult(sasl_.start(arg.substr(0, sp), initial));
-}
-
-void SmtpLoginMachine::handleSaslResponse(const std::string& line) {
-  state_ = State::Command;
-  saslResult(sasl_.step(line));
-}
-
-void SmtpLoginMachine::saslResult(SaslExchange::Result result) {
-  switch (result.kind) {
-    case SaslExchange::Result::Kind::NeedResponse:
-      state_ = State::SaslResponse;
-      return reply("334 " + std::string(result.challenge));
-    case SaslExchange::Result::Kind::Done:
-      return submit(std::move(result.credentials));
-    case SaslExchange::Result::Kind::Failed:
-      break;
-  }
-  switch (result.failure) {
-    case SaslExchange::Failure::UnknownMechanism:
-      return badCommand("504 5.5.4 Unrecognized authentication type", "bad_command");
-    case SaslExchange::Failure::Cancelled:
-      // RFC 4954 §4: "*" cancels; the server answers 501. Counted like a bad
-      // command: AUTH and "*" in a loop must not be free.
-      return badCommand("501 5.0.0 Authentication cancelled", "auth_cancelled");
-    case SaslExchange::Failure::BadBase64:
-      return badCommand("501 5.5.2 Cannot decode response", "bad_base64");
-    case SaslExchange::Failure::BadResponse:
-    case SaslExchange::Failure::ForeignAuthzid:
-      break;
-  }
-  // A malformed response, or an authzid naming someone else, is a failed
-  // attempt: it counts like wrong credentials.
-  sink_.protocolError(result.failure == SaslExchange::Failure::ForeignAuthzid ? "foreign_authzid"
-                                                                              : "bad_sasl_response");
-  reply("535 5.7.8 Authentication credentials invalid");
-  if (++authFailures_ >= policy_.maxAuthFailures) close("421 4.7.0 Too many authentication failures");
+  startSasl(arg);
 }
 
 void SmtpLoginMachine::cmdStartTls(std::string_view arg) {
   if (!arg.empty()) return badCommand("501 5.5.4 Syntax error (no parameters allowed)", "bad_command");
-  if (policy_.tlsActive) return badCommand("503 5.5.1 TLS already active", "bad_command");
-  if (!policy_.startTlsAvailable) return badCommand("502 5.5.1 STARTTLS not available", "bad_command");
-  reply("220 2.0.0 Ready to start TLS");
+  if (policy().tlsActive) return badCommand("503 5.5.1 TLS already active", "bad_command");
+  if (!policy().startTlsAvailable) return badCommand("502 5.5.1 STARTTLS not available", "bad_command");
   // RFC 3207 §4.2: discard pipelined cleartext and all knowledge from before
   // the handshake; the client must EHLO again.
-  framer_.clear();
-  ehloSeen_ = false;
-  state_ = State::TlsWait;
-  sink_.beginTls();
-}
-
-void SmtpLoginMachine::submit(Credentials credentials) {
-  oauthLogin_ = credentials.mechanism != Credentials::Mechanism::Password;
-  state_ = State::BackendWait;
-  sink_.authenticate(credentials);
-}
-
-bool SmtpLoginMachine::credentialsAllowed() const { return policy_.tlsActive || policy_.allowPlaintextAuth; }
-
-bool SmtpLoginMachine::refusePlaintext() {
-  if (credentialsAllowed()) return false;
-  // RFC 4954 §6: 538 5.7.11 for a mechanism that needs an encrypted channel.
-  badCommand("538 5.7.11 Encryption required for requested authentication mechanism", "plaintext_refused");
-  return true;
-}
-
-void SmtpLoginMachine::reply(std::string_view line) {
-  std::string out(line);
-  out += "\r\n";
-  sink_.sendToClient(out);
-}
-
-void SmtpLoginMachine::badCommand(std::string_view line, std::string_view what) {
-  sink_.protocolError(what);
-  reply(line);
-  if (++badCommands_ >= policy_.maxBadCommands) close("421 4.7.0 Too many bad commands");
-}
-
-void SmtpLoginMachine::close(std::string_view goodbye) {
-  reply(goodbye);
-  state_ = State::Done;
-  sasl_.reset();
-  framer_.clear();
-  sink_.closeClient();
+  beginStartTls("220 2.0.0 Ready to start TLS");
 }
 
 std::unique_ptr<LoginMachine> makeSmtpLoginMachine(const LoginPolicy& policy, LoginSink& sink) {
