@@ -143,6 +143,9 @@ struct Config {
   uint32_t workers = 0;             // 0 = one per core
   uint32_t drainTimeoutS = 30;
   std::vector<CertificateConfig> certificates;
+  // Certificate and key files are checked this often and reloaded when one
+  // changes (cert-manager renewals without SIGHUP); 0 = only on SIGHUP.
+  uint32_t certificateWatchS = 10;
   std::vector<ListenerConfig> listeners;
   std::map<std::string, RouteConfig> routes;
   std::map<std::string, PoolConfig> pools;

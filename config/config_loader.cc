@@ -107,6 +107,7 @@ void readTls(const json* value, LoadContext& ctx, Config& config) {
         readCertificate((*certs)[i], jsonPathIndex(path, i), ctx, config);
     }
   }
+  r.readUint("watch_interval_s", config.certificateWatchS, 0, 3600);
   r.finish();
 }
 

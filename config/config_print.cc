@@ -200,7 +200,7 @@ json effectiveConfigJson(const Config& config) {
           {"hostname", config.hostname},
           {"workers", config.workers},
           {"drain_timeout_s", config.drainTimeoutS},
-          {"tls", {{"certificates", certificates}}},
+          {"tls", {{"certificates", certificates}, {"watch_interval_s", config.certificateWatchS}}},
           {"listeners", listeners},
           {"routes", routes},
           {"pools", pools},

@@ -25,6 +25,11 @@ const ListenerConfig* findListener(const Config& c, const std::string& name) {
 // mailgate_tls_certificate_expiry_timestamp_seconds: every TLS listener
 // serves every configured certificate (chosen by SNI), so one series per
 // (TLS listener, certificate).
+// A renewal writes the certificate and the key moments apart: one reload
+// after both, not one per file (the first could pair a new certificate with
+// the old key and fail).
+constexpr uint32_t kCertificateSettleMs = 1000;
+
 void publishCertificateExpiries(const Runtime& rt) {
   std::vector<Metrics::CertificateExpiry> expiries;
   if (rt.serverTls) {
@@ -115,10 +120,25 @@ bool Server::start(std::string* error) {
   health_ = std::make_unique<HealthChecker>();
   health_->update(healthTargets(c, rt->poolTls));
   health_->start();
+  certificateWatcher_ = std::make_unique<FileWatcher>(&loop_, kCertificateSettleMs, [this](const std::string& path) {
+    log::info("certificate_changed", {{"file", path}, {"action", "reloading"}});
+    reload();
+  });
+  watchCertificates(c);
   ready_ = true;
   log::info("started", {{"config", configPath_}, {"workers", workers_.size()},
                         {"listeners", c.listeners.size()}});
   return true;
+}
+
+void Server::watchCertificates(const Config& c) {
+  if (!certificateWatcher_) return;
+  std::vector<std::string> files;
+  for (const CertificateConfig& cert : c.certificates) {
+    files.push_back(cert.cert);
+    files.push_back(cert.key);
+  }
+  certificateWatcher_->watch(files, c.certificateWatchS * 1000);
 }
 
 void Server::reload() {
@@ -159,6 +179,7 @@ void Server::reload() {
   }
   Metrics::instance().configReload(true);
   publishCertificateExpiries(*rt);
+  watchCertificates(*rt->config);
   log::info("config_reloaded", {{"config", configPath_}, {"listeners", rt->config->listeners.size()}});
 }
 
@@ -232,6 +253,7 @@ void Server::finishDrain() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigTerm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigInt_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), nullptr);
+  certificateWatcher_.reset();  // its handles close with the loop's last turn
   // Closing the last uv_signal_t for a signal puts back the default action,
   // which for these is "terminate": a late SIGTERM or SIGHUP while workers
   // flush must not turn a clean exit into death by signal.

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "proxy/admin/admin_server.h"
+#include "proxy/net/file_watcher.h"
 #include "proxy/server/connection_limiter.h"
 #include "proxy/server/runtime.h"
 #include "proxy/server/worker.h"
@@ -30,6 +31,8 @@ class Server {
  private:
   bool start(std::string* error);
   void reload();
+  // Watches the certificate and key files of `c` (tls.watch_interval_s).
+  void watchCertificates(const Config& c);
   void beginDrain(const char* signal);
   void checkDrain();
   void finishDrain();
@@ -47,7 +50,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ConnectionLimiter limiter_;
   std::unique_ptr<AdminServer> admin_;
-  std::unique_ptr<HealthChecker> health_;  // active pool checks, on a thread of its own
+  std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<FileWatcher> certificateWatcher_;  // renewed certificates reload without SIGHUP  // active pool checks, on a thread of its own
   std::string adminAddress_;
   std::atomic<bool> ready_{false};
   bool draining_ = false;
