@@ -91,6 +91,7 @@ class BridgeSession : private ConnectionHandler {
   // --- open (pop3_bridge_session_open.cc) ---
   void onBackendConnected(BackendConnectResult result);
   void afterLogin(bool capabilitiesFresh);
+  void ensureMoveTarget();
   void select();
   void fetchSnapshot(uint32_t uidValidity, uint32_t exists);
   void loginFailed(LoginFailure why, std::string text, std::string_view logReason);

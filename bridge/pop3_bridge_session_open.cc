@@ -150,6 +150,10 @@ void BridgeSession::afterLogin(bool capabilitiesFresh) {
                   "no_move");
       return;
     }
+    if (config_.onDelete == OnDelete::Move) {
+      ensureMoveTarget();
+      return;
+    }
     select();
   };
   if (!capabilitiesFresh) {
@@ -166,6 +170,44 @@ void BridgeSession::afterLogin(bool capabilitiesFresh) {
     return;
   }
   check();
+}
+
+void BridgeSession::ensureMoveTarget() {
+  // Known now, not at QUIT: a folder the backend cannot create (a "/" in
+  // the name where the hierarchy separator is ".", a name the server
+  // refuses) would otherwise turn the client's QUIT into an error after it
+  // had deleted its copies. LIST first: CREATE of an existing folder is a
+  // NO on most servers.
+  const std::string name = imapMailboxName(config_.moveTo);
+  imap_->send("LIST \"\" " + name, [this, name](ImapResult r) {
+    if (phase_ != Phase::Opening) return;
+    if (r.status == ImapResult::Status::Disconnected) return;  // onBackendLost answers
+    bool selectable = false;
+    for (const ImapResponse& u : r.untagged) {
+      if (u.name != "LIST" || u.values.empty() || u.values[0].kind != ImapValue::Kind::List) continue;
+      bool noSelect = false;
+      for (const ImapValue& f : u.values[0].list)
+        noSelect = noSelect || f.isAtom("\\Noselect") || f.isAtom("\\NonExistent");
+      selectable = selectable || !noSelect;
+    }
+    if (r.ok() && selectable) {
+      select();
+      return;
+    }
+    imap_->send("CREATE " + name, [this](ImapResult c) {
+      if (phase_ != Phase::Opening) return;
+      if (c.status == ImapResult::Status::Disconnected) return;
+      // RFC 5530: ALREADYEXISTS — created meanwhile by another session.
+      if (c.ok() || c.code == "ALREADYEXISTS") {
+        select();
+        return;
+      }
+      loginFailed(LoginFailure::Refused,
+                  "[SYS/PERM] The folder for deleted messages (move_to \"" + config_.moveTo +
+                      "\") cannot be created on the backend: " + c.text,
+                  "move_to_unusable");
+    });
+  });
 }
 
 void BridgeSession::select() {
@@ -190,6 +232,18 @@ void BridgeSession::select() {
                   "[SYS/PERM] Backend cannot store the keyword " + keyword_ + " (no \\* in PERMANENTFLAGS).",
                   "no_keywords");
       return;
+    }
+    if (config_.onDelete == OnDelete::Hide) {
+      // Each device's deletions take one keyword (bridge.max_devices).
+      const std::vector<std::string> devices = deviceKeywordsIn(info);
+      const bool known = std::find(devices.begin(), devices.end(), asciiUpper(keyword_)) != devices.end();
+      if (!known && devices.size() >= config_.maxDevices) {
+        loginFailed(LoginFailure::Refused,
+                    "[SYS/PERM] This mailbox already keeps deletions for " + std::to_string(devices.size()) +
+                        " devices, the most allowed; use one of them or ask the operator to raise max_devices.",
+                    "too_many_devices");
+        return;
+      }
     }
     fetchSnapshot(*info.uidValidity, info.exists);
   });

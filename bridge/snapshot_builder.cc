@@ -1,5 +1,7 @@
 #include "bridge/snapshot_builder.h"
 
+#include <algorithm>
+
 #include "bridge/view/imap_date.h"
 
 namespace mailgate {
@@ -10,11 +12,30 @@ bool SelectInfo::canStoreKeyword(std::string_view keyword) const {
   return false;
 }
 
+std::vector<std::string> deviceKeywordsIn(const SelectInfo& info) {
+  constexpr std::string_view kPrefix = "$POP3DELETED";
+  std::vector<std::string> out;
+  for (const std::string& f : info.flags) {
+    const std::string u = asciiUpper(f);
+    if (u.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    // "$POP3Deleted" (the default device) or "$POP3Deleted.<device>".
+    if (u.size() != kPrefix.size() && u[kPrefix.size()] != '.') continue;
+    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+  }
+  return out;
+}
+
 SelectInfo parseSelect(const std::vector<ImapResponse>& untagged, std::string_view taggedCode) {
   SelectInfo info;
   info.readOnly = asciiIEquals(taggedCode, "READ-ONLY");
   for (const ImapResponse& r : untagged) {
     if (r.name == "EXISTS" && r.number) info.exists = *r.number;
+    if (r.name == "FLAGS" && !r.status) {
+      for (const ImapValue& v : r.values)
+        if (v.kind == ImapValue::Kind::List)
+          for (const ImapValue& f : v.list)
+            if (f.kind == ImapValue::Kind::Atom) info.flags.push_back(f.text);
+    }
     if (!r.status) continue;
     if (r.code == "UIDVALIDITY") {
       uint64_t v = 0;

@@ -18,10 +18,16 @@ struct SelectInfo {
   uint32_t exists = 0;                  // * n EXISTS
   bool readOnly = false;                // tagged [READ-ONLY]
   std::vector<std::string> permanentFlags;  // [PERMANENTFLAGS (...)]
+  std::vector<std::string> flags;           // * FLAGS (...): every flag and keyword defined
 
   // RFC 9051 §7.1: "\*" in PERMANENTFLAGS means new keywords may be created.
   bool canStoreKeyword(std::string_view keyword) const;
 };
+
+// Keywords of the bridge's devices (deviceKeyword(), bridge/view/device_login.h)
+// among the mailbox's defined flags: the devices whose deletions it keeps.
+// Case-insensitive, as IMAP flags are (RFC 9051 §2.3.2).
+std::vector<std::string> deviceKeywordsIn(const SelectInfo& info);
 
 // `taggedCode` is the SELECT's tagged response code (READ-WRITE/READ-ONLY).
 SelectInfo parseSelect(const std::vector<ImapResponse>& untagged, std::string_view taggedCode);

@@ -33,6 +33,10 @@ struct BridgeConfig {
   bool markSeen = true;
   std::string deviceSeparator = "#";
   std::optional<uint32_t> maxAgeDays;
+  // Devices whose deletions this mailbox keeps (one IMAP keyword each; a
+  // maildir backend has room for 26 keywords in its file names, shared with
+  // every other keyword). A new device past it is refused at login.
+  uint32_t maxDevices = 10;
 };
 
 struct CidrRange {

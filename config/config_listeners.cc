@@ -32,7 +32,17 @@ void readBridge(const json& value, const std::string& path, LoadContext& ctx,
   }
   uint32_t days = 0;
   if (r.readUint("max_age_days", days, 1, 36500)) bridge.maxAgeDays = days;
+  r.readUint("max_devices", bridge.maxDevices, 1, 1000);
   r.finish();
+  // RFC 9051 §5.1: INBOX is case-insensitive. Messages moved into the
+  // mailbox the bridge serves would be downloaded again at the next session.
+  std::string upper = bridge.moveTo;
+  for (char& c : upper)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  if (hasMoveTo && upper == "INBOX")
+    ctx.issues.error(r.pathOf("move_to"),
+                     "cannot be the INBOX the bridge serves: moved messages would download again and again; "
+                     "name another folder, e.g. \"POP3-Archive\"");
   if (onDeleteOk && bridge.onDelete == OnDelete::Move && !value.contains("move_to"))
     r.requireKey("move_to", "the folder that deleted messages move to, needed by on_delete \"move\"");
   if (hasMoveTo && value.contains("on_delete") && bridge.onDelete != OnDelete::Move)

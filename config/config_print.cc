@@ -93,6 +93,7 @@ json listenerJson(const ListenerConfig& l) {
                    {"mark_seen", b.markSeen},
                    {"device_separator", b.deviceSeparator}};
     if (b.onDelete == OnDelete::Move) bridge["move_to"] = b.moveTo;
+    bridge["max_devices"] = b.maxDevices;
     if (b.maxAgeDays) bridge["max_age_days"] = *b.maxAgeDays;
     j["bridge"] = bridge;
   }

@@ -30,6 +30,26 @@ Snapshot build(const std::string& wire) {
   return buildSnapshot(parseBytewise(wire), f);
 }
 
+// bridge.max_devices counts the device keywords among the mailbox's FLAGS.
+TEST(SelectInfo, DeviceKeywordsComeFromTheFlagsResponse) {
+  const SelectInfo info = parseSelect(
+      parseBytewise("* FLAGS (\\Answered \\Seen $Forwarded $POP3Deleted $pop3deleted.PHONE "
+                    "$POP3Deleted.laptop $POP3DeletedX Junk)\r\n"
+                    "* OK [PERMANENTFLAGS (\\Seen \\*)] ok\r\n"
+                    "* 3 EXISTS\r\n"),
+      "READ-WRITE");
+  EXPECT_EQ(info.exists, 3u);
+  EXPECT_EQ(info.flags.size(), 8u);
+  // Case-insensitive, each once; "$POP3DeletedX" is not one of ours.
+  EXPECT_EQ(deviceKeywordsIn(info),
+            (std::vector<std::string>{"$POP3DELETED", "$POP3DELETED.PHONE", "$POP3DELETED.LAPTOP"}));
+}
+
+TEST(SelectInfo, NoFlagsResponseMeansNoDevices) {
+  const SelectInfo info = parseSelect(parseBytewise("* 0 EXISTS\r\n"), "READ-WRITE");
+  EXPECT_TRUE(deviceKeywordsIn(info).empty());
+}
+
 TEST(Snapshot, ItemsInAnyOrder) {
   // RFC 9051 §7.5.2: the items of a FETCH response may come in any order.
   const Snapshot s = build(

@@ -198,6 +198,39 @@ TEST(ConfigSemantics, BridgeRules) {
   EXPECT_EQ(r.errors.size(), 5u) << testing::dumpIssues(r);
 }
 
+// Issue 10 item 6: a move_to that cannot work is refused before any client
+// deletes anything; devices per mailbox are bounded.
+TEST(ConfigSemantics, BridgeMoveToInboxOrEmptyIsRefused) {
+  TempDir dir;
+  json c = minimalConfig();
+  c["listeners"][1]["bridge"] = {{"on_delete", "move"}, {"move_to", "inbox"}};
+  auto r = loadIn(dir, c);
+  EXPECT_CONFIG_ERROR(r, "$.listeners[1].bridge.move_to", "cannot be the INBOX the bridge serves");
+  EXPECT_EQ(r.errors.size(), 1u) << testing::dumpIssues(r);
+  c["listeners"][1]["bridge"]["move_to"] = "";
+  r = loadIn(dir, c);
+  EXPECT_CONFIG_ERROR(r, "$.listeners[1].bridge.move_to", "expected a non-empty string");
+  c["listeners"][1]["bridge"]["move_to"] = "INBOX.Archive";  // a folder below INBOX is fine
+  r = loadIn(dir, c);
+  EXPECT_CONFIG_OK(r);
+}
+
+TEST(ConfigSemantics, BridgeMaxDevices) {
+  TempDir dir;
+  json c = minimalConfig();
+  c["listeners"][1]["bridge"] = json::object();
+  auto r = loadIn(dir, c);
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->listeners[1].bridge->maxDevices, 10u);
+  c["listeners"][1]["bridge"]["max_devices"] = 3;
+  r = loadIn(dir, c);
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->listeners[1].bridge->maxDevices, 3u);
+  c["listeners"][1]["bridge"]["max_devices"] = 0;
+  r = loadIn(dir, c);
+  EXPECT_CONFIG_ERROR(r, "$.listeners[1].bridge.max_devices", "got 0");
+}
+
 TEST(ConfigSemantics, BridgeValuesAreStored) {
   TempDir dir;
   json c = minimalConfig();
