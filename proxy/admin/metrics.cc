@@ -172,6 +172,11 @@ struct Metrics::Impl {
       family(prometheus::BuildHistogram(), "mailgate_lookup_seconds",
              "Time taken by route lookups, by route type."),
       {"type"}};
+  LabeledFamily<prometheus::Counter, 2> clusterFallbacks{
+      family(prometheus::BuildCounter(), "mailgate_cluster_fallbacks_total",
+             "Fleet decisions taken with this process's state because Redis did not "
+             "answer, by decision (throttle) and reason (down|timeout|error)."),
+      {"what", "reason"}};
   prometheus::Gauge& draining =
       family(prometheus::BuildGauge(), "mailgate_draining",
              "1 while the process drains sessions before exiting, else 0.")
@@ -286,6 +291,10 @@ void Metrics::configLoaded() { impl_->lastReloadSuccess.SetToCurrentTime(); }
 void Metrics::lookup(std::string_view type, std::string_view result, double seconds) {
   impl_->lookups.get({type, result}).Increment();
   impl_->lookupSeconds.get({type}, kLookupBuckets).Observe(seconds);
+}
+
+void Metrics::clusterFallback(std::string_view what, std::string_view reason) {
+  impl_->clusterFallbacks.get({what, reason}).Increment();
 }
 
 void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0); }
