@@ -17,6 +17,7 @@ Every test logs in from its own loopback source address (127.0.x.y), so the
 per-address counts (and Dovecot's own auth penalty, which sees the address
 mailgate forwards with ID) start from zero.
 """
+import base64
 import copy
 import itertools
 import os
@@ -161,6 +162,45 @@ def test_the_right_password_after_a_few_failures_logs_in(mailgate_factory, make_
     ok, _ = login(mgs[(n - 1) % 3], certs, source, ALICE, USERS[ALICE])
     assert ok
     assert sum(metric(mg, "mailgate_logins_total", result="throttled") for mg in mgs) == 0
+
+
+def pop3_login(mg, certs, source, user, password):
+    with RawClient.connect(mg, "pop3s", certs, timeout=30, source=source) as c:
+        assert c.readline().startswith(b"+OK")
+        c.send(("USER %s\r\n" % user).encode())
+        assert c.readline().startswith(b"+OK")
+        c.send(("PASS %s\r\n" % password).encode())
+        return c.readline()
+
+
+def smtp_login(mg, certs, source, user, password):
+    with RawClient.connect(mg, "submissions", certs, timeout=30, source=source) as c:
+        assert c.readline().startswith(b"220")
+        c.send(b"EHLO client.test\r\n")
+        while not c.readline().startswith(b"250 "):
+            pass
+        token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+        c.send(("AUTH PLAIN %s\r\n" % token).encode())
+        return c.readline()
+
+
+def test_the_address_limit_holds_across_protocols_and_replicas(
+        mailgate_factory, make_config, redis, certs, dovecot):
+    # The counts are per address and per user, whatever the protocol: IMAP
+    # guesses on one replica throttle POP3 and SMTP logins on the others,
+    # each with its protocol's usual wrong-password answer.
+    n = 2
+    cfg = fleet_config(make_config, redis, per_ip=n)
+    full = make_config()
+    cfg["listeners"] += [l for l in full["listeners"] if l["name"] in ("pop3s", "submissions")]
+    mgs = start_fleet(mailgate_factory, cfg, 3)
+    source = fresh_source()
+    assert pop3_login(mgs[1], certs, source, ALICE, USERS[ALICE]).startswith(b"+OK")
+    guess_round_robin(mgs[:1], certs, source, ALICE, n)
+    assert pop3_login(mgs[1], certs, source, ALICE, USERS[ALICE]).startswith(b"-ERR [AUTH]")
+    assert smtp_login(mgs[2], certs, source, ALICE, USERS[ALICE]).startswith(b"535")
+    assert metric(mgs[1], "mailgate_logins_total", protocol="pop3", result="throttled") == 1
+    assert metric(mgs[2], "mailgate_logins_total", protocol="smtp", result="throttled") == 1
 
 
 # --- Redis down: local counts, the fallback reported; Redis back: the fleet again
