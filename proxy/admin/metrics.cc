@@ -293,8 +293,8 @@ void Metrics::lookup(std::string_view type, std::string_view result, double seco
   impl_->lookupSeconds.get({type}, kLookupBuckets).Observe(seconds);
 }
 
-void Metrics::clusterFallback(std::string_view what, std::string_view reason) {
-  impl_->clusterFallbacks.get({what, reason}).Increment();
+void Metrics::clusterFallback(std::string_view what, std::string_view reason, uint64_t n) {
+  impl_->clusterFallbacks.get({what, reason}).Increment(static_cast<double>(n));
 }
 
 void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0); }

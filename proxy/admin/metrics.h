@@ -91,7 +91,8 @@ class Metrics {
   // (cluster.redis) taken with this process's state instead, because Redis
   // did not answer. what: throttle; reason: a FallbackReason name
   // (proxy/cluster/failure_counter.h): down|timeout|error
-  void clusterFallback(std::string_view what, std::string_view reason);
+  // `n` 0 creates the series at 0 (at start, so a rate() sees the first one).
+  void clusterFallback(std::string_view what, std::string_view reason, uint64_t n = 1);
   // mailgate_draining (gauge 0/1), mailgate_build_info{version}
   void setDraining(bool draining);
 

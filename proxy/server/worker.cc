@@ -95,6 +95,9 @@ void Worker::startCluster(const Config& config) {
     endpoint.commandTimeoutMs = redis->commandTimeoutMs;
     redis_ = std::make_unique<RedisLink>(&loop_, std::move(endpoint), &fleetReporter_);
     redis_->start();
+    // The series exist from the start at 0, so a rate() sees the first fallback.
+    for (FallbackReason r : {FallbackReason::Down, FallbackReason::Timeout, FallbackReason::Error})
+      Metrics::instance().clusterFallback("throttle", fallbackReasonName(r), 0);
   }
   failures_ = std::make_unique<FailureCounter>(redis_.get(), failureCounts_,
                                                redis ? redis->keyPrefix : std::string(),

@@ -142,6 +142,9 @@ def test_the_fleet_refuses_the_guess_after_the_limit_as_one_process_does(
     assert totals["one process"] == totals["three replicas"]
     for mg in mgs:
         assert metric(mg, "mailgate_cluster_fallbacks_total") == 0
+        # The series exist at 0 from the start (a rate() sees the first one).
+        assert 'mailgate_cluster_fallbacks_total{reason="down",what="throttle"} 0' in \
+            urllib.request.urlopen(mg.admin_url + "/metrics", timeout=10).read().decode()
 
 
 def test_without_redis_each_replica_counts_alone(mailgate_factory, make_config, certs, dovecot):
