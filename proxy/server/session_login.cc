@@ -135,7 +135,7 @@ void ClientSession::authenticate(const Credentials& credentials) {
   // The counts come from Redis on their own schedule (or at once, from this
   // process's counts), maybe after we are gone.
   inAuthenticate_ = true;
-  env_.failures->read(clientPeer_.address, throttleUser_, limits.windowS,
+  env_.failures->read(throttleAddress(clientPeer_.address), throttleUser_, limits.windowS,
                       guard_.wrap([this](FailureCounts counts, CountSource) { onThrottleCounts(counts); }));
   inAuthenticate_ = false;
 }
@@ -325,7 +325,7 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, Login
     return;
   }
   env_.failures->recordFailure(
-      clientPeer_.address, throttleUser_, limits.windowS,
+      throttleAddress(clientPeer_.address), throttleUser_, limits.windowS,
       guard_.wrap([this, limits, answer = std::move(answer)](FailureCounts counts, CountSource) mutable {
         if (finished_ || !client_) return;
         const uint64_t n = std::max<uint64_t>({authFailures_, counts.address, counts.user});
