@@ -186,6 +186,11 @@ struct Metrics::Impl {
       family(prometheus::BuildHistogram(), "mailgate_lookup_seconds",
              "Time taken by route lookups, by route type."),
       {"type"}};
+  LabeledFamily<prometheus::Counter, 2> clusterFallbacks{
+      family(prometheus::BuildCounter(), "mailgate_cluster_fallbacks_total",
+             "Fleet decisions taken with this process's state because Redis did not "
+             "answer, by decision (throttle) and reason (down|timeout|error)."),
+      {"what", "reason"}};
   prometheus::Gauge& draining =
       family(prometheus::BuildGauge(), "mailgate_draining",
              "1 while the process drains sessions before exiting, else 0.")
@@ -315,6 +320,10 @@ void Metrics::setCertificateExpiries(const std::vector<CertificateExpiry>& expir
 void Metrics::lookup(std::string_view type, std::string_view result, double seconds) {
   impl_->lookups.get({type, result}).Increment();
   impl_->lookupSeconds.get({type}, kLookupBuckets).Observe(seconds);
+}
+
+void Metrics::clusterFallback(std::string_view what, std::string_view reason, uint64_t n) {
+  impl_->clusterFallbacks.get({what, reason}).Increment(static_cast<double>(n));
 }
 
 void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0); }

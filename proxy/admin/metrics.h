@@ -62,7 +62,8 @@ class Metrics {
   void connectionRefused(std::string_view listener, std::string_view reason);
   // mailgate_tls_handshakes_total{listener,version,result}  result: ok|error
   void tlsHandshake(std::string_view listener, std::string_view version, bool ok);
-  // mailgate_logins_total{protocol,result}  result: ok|auth_failed|temp_failed|refused|aborted
+  // mailgate_logins_total{protocol,result}  result: a LoginOutcome name
+  // (proxy/server/session_outcome.h): ok|auth_failed|temp_failed|refused|throttled|aborted
   void login(std::string_view protocol, std::string_view result);
   // mailgate_backend_connect_seconds{pool} (histogram), mailgate_backend_connect_failures_total{pool}
   // (failed connects of sessions and of health checks alike)
@@ -98,6 +99,12 @@ class Metrics {
   void setCertificateExpiries(const std::vector<CertificateExpiry>& expiries);
   // mailgate_lookups_total{type,result}, mailgate_lookup_seconds{type} (histogram)
   void lookup(std::string_view type, std::string_view result, double seconds);
+  // mailgate_cluster_fallbacks_total{what,reason}: a decision of a fleet
+  // (cluster.redis) taken with this process's state instead, because Redis
+  // did not answer. what: throttle; reason: a FallbackReason name
+  // (proxy/cluster/failure_counter.h): down|timeout|error
+  // `n` 0 creates the series at 0 (at start, so a rate() sees the first one).
+  void clusterFallback(std::string_view what, std::string_view reason, uint64_t n = 1);
   // mailgate_draining (gauge 0/1), mailgate_build_info{version}
   void setDraining(bool draining);
 

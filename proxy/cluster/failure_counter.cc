@@ -135,6 +135,10 @@ void FailureCounter::fallback(FallbackReason reason) {
   if (observer_) observer_->failureCountFallback(reason);
 }
 
+void FailureCounter::fleet() {
+  if (observer_) observer_->failureCountFleet();
+}
+
 void FailureCounter::read(const std::string& address, const std::string& user, uint32_t windowS,
                           Done done) {
   std::string uk = userKey(user);
@@ -147,6 +151,7 @@ void FailureCounter::read(const std::string& address, const std::string& user, u
                                                                          const RedisValue& v) {
                     if (s == RedisStatus::Ok && v.type == RedisValue::Type::Array &&
                         v.elements.size() == 2) {
+                      fleet();
                       done({asCount(v.elements[0]), asCount(v.elements[1])}, CountSource::Fleet);
                       return;
                     }
@@ -168,6 +173,7 @@ void FailureCounter::recordFailure(const std::string& address, const std::string
                   [this, local, done = std::move(done)](RedisStatus s, const RedisValue& v) {
                     if (s == RedisStatus::Ok && v.type == RedisValue::Type::Array &&
                         v.elements.size() == 2) {
+                      fleet();
                       done({asCount(v.elements[0]), asCount(v.elements[1])}, CountSource::Fleet);
                       return;
                     }

@@ -55,7 +55,11 @@ class LocalFailureCounts {
 class FailureCounterObserver {
  public:
   virtual ~FailureCounterObserver() = default;
+  // Each answer that came from the local counts because Redis did not give
+  // one (never without a RedisLink: there local is the policy, not a fallback).
   virtual void failureCountFallback(FallbackReason reason) = 0;
+  // Each answer that came from Redis.
+  virtual void failureCountFleet() {}
 };
 
 class FailureCounter {
@@ -79,6 +83,7 @@ class FailureCounter {
 
  private:
   void fallback(FallbackReason reason);
+  void fleet();
 
   RedisLink* redis_;
   LocalFailureCounts& local_;

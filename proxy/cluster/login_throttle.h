@@ -3,6 +3,8 @@
 // (docs/architecture.md §2.6). Pure: the counts come from a FailureCounter
 // (this process's, or the fleet's in Redis); this file only decides.
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace mailgate {
 
@@ -34,5 +36,11 @@ ThrottleVerdict throttleVerdict(const ThrottleLimits& limits, const FailureCount
 // highest count that applies (this connection's, the address's, the user's):
 // delayMs doubling per failure, capped at delayMaxMs.
 uint32_t failureDelayMs(const ThrottleLimits& limits, uint64_t failures);
+
+// The client address as it is counted: an IPv4 address as it is, an IPv6
+// one as its /64 ("2001:db8:1:2::/64"; a client holds a whole /64 and could
+// otherwise guess from a new address each time), an IPv4-mapped IPv6 one as
+// its IPv4 address. Text that is no address is returned unchanged.
+std::string throttleAddress(std::string_view address);
 
 }  // namespace mailgate

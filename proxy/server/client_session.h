@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "proxy/cluster/login_throttle.h"
 #include "proxy/codec/proxy_protocol_parser.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/deferred.h"
@@ -28,6 +29,7 @@ namespace mailgate {
 class Relay;
 class BridgeSession;
 class ConnectionLimiter;
+class FailureCounter;
 
 struct SessionEnvironment {
   uv_loop_t* loop = nullptr;
@@ -38,6 +40,10 @@ struct SessionEnvironment {
   // the total only, and the session counts the client address from the
   // header against the per-IP limit (released when the session is destroyed).
   ConnectionLimiter* limiter = nullptr;
+  // The worker's failed-login counter (docs/architecture.md §2.6): the
+  // fleet's counts in Redis with cluster.redis, else this process's. Null:
+  // only this connection's failures count (component tests).
+  FailureCounter* failures = nullptr;
   // Called once, on a later loop turn, when the session is over; the owner
   // then destroys it.
   std::function<void()> onFinished;
@@ -73,6 +79,12 @@ class ClientSession : private ConnectionHandler, private LoginSink {
 
   // --- the login phase (session_login.cc) ---
   void startLogin(bool tlsActive);
+  // Failed-login throttling: the counts of the client's address and of the
+  // user are read before the router is asked; past a limit the login fails
+  // without a backend (LoginOutcome::Throttled).
+  ThrottleLimits throttleLimits() const;
+  void onThrottleCounts(FailureCounts counts);
+  void route();  // asks the router for the login in credentials_
   void onRouted(RouteResult result);
   void connectBackend(RouteResult route);
   void onBackendResult(BackendConnectResult result);
@@ -83,6 +95,9 @@ class ClientSession : private ConnectionHandler, private LoginSink {
                           bool disconnectAfter = false);
   // `mode`: "" for the proxy (the log then names the pool), "bridge".
   void recordLoginOk(std::string_view pool, std::string_view mode);
+  // Gives the machine a failed login's answer after `delayMs` (on a later
+  // loop turn when called from inside the machine's own callback).
+  void holdFailureAnswer(uint32_t delayMs, std::function<void()> answer);
   // Backpressure before login: the machine gets the client's input a line at
   // a time, and none while the client's output queue is above its high
   // watermark (a client that pipelines commands and never reads would
@@ -136,7 +151,7 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   Timer loginTimer_;
   Timer delayTimer_;
   DeferredCall finishedNotice_;
-  LifetimeGuard guard_;         // for the router's callback
+  LifetimeGuard guard_;         // for the router's and the failure counter's callbacks
   std::string protocol_;        // metric label, from the listener
   Credentials credentials_;     // kept only until the backend answered
   std::string user_;            // for logs
@@ -148,6 +163,9 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   std::optional<RefusalReason> refusal_;
   unsigned authAttempts_ = 0;
   unsigned authFailures_ = 0;
+  std::string throttleUser_;    // the user name the client gave, for the counts
+  FailureCounts throttleCounts_;  // read before this login was routed
+  bool inAuthenticate_ = false;   // on the machine's authenticate() stack
   bool startTlsUsed_ = false;
   bool finished_ = false;
   // Client side, for session_end (Dovecot's in=/out=), readable after the

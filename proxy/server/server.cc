@@ -84,6 +84,22 @@ bool Server::openListeners(const Config& next, const Config* current,
   return true;
 }
 
+namespace {
+
+bool redisChanged(const ClusterConfig& next, const ClusterConfig& current) {
+  if (next.redis.has_value() != current.redis.has_value()) return true;
+  if (!next.redis) return false;
+  const RedisConfig& a = *next.redis;
+  const RedisConfig& b = *current.redis;
+  return a.host != b.host || a.port != b.port || a.password != b.password ||
+         a.keyPrefix != b.keyPrefix || a.connectTimeoutMs != b.connectTimeoutMs ||
+         a.commandTimeoutMs != b.commandTimeoutMs;
+}
+
+std::string redisLabel(const ClusterConfig& c) { return c.redis ? c.redis->address : "no redis"; }
+
+}  // namespace
+
 bool Server::start(std::string* error) {
   auto loaded = loadConfigFile(configPath_);
   if (!loaded.config) {
@@ -98,7 +114,8 @@ bool Server::start(std::string* error) {
   if (!rt) return false;
   limiter_.setLimits(c.limits.maxConnections, c.limits.maxConnectionsPerIp);
   unsigned n = c.workers ? c.workers : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), limiter_));
+  for (unsigned i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), limiter_, failureCounts_));
   std::vector<std::map<std::string, int>> fds;
   std::vector<std::string> keep;
   if (!openListeners(c, nullptr, &fds, &keep, error)) return false;
@@ -160,6 +177,10 @@ void Server::reload() {
   if (rt && rt->config->workers != runtime_->config->workers) {
     log::warn("config_reload_note", {{"message", "workers changes need a restart; keeping " +
                                                      std::to_string(workers_.size())}});
+  }
+  if (rt && redisChanged(rt->config->cluster, runtime_->config->cluster)) {
+    log::warn("config_reload_note", {{"message", "cluster.redis changes need a restart; keeping " +
+                                                     redisLabel(runtime_->config->cluster)}});
   }
   if (rt && rt->config->adminAddress != adminAddress_) {
     log::warn("config_reload_note", {{"message", "admin.address changes need a restart; keeping " + adminAddress_}});

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/cluster/failure_counter.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/net/file_watcher.h"
 #include "proxy/server/connection_limiter.h"
@@ -47,6 +48,9 @@ class Server {
   uv_signal_t sigHup_, sigTerm_, sigInt_;
   uv_timer_t drainTimer_;
   std::shared_ptr<const Runtime> runtime_;
+  // Failed logins counted by this process, shared by the workers (and kept
+  // even with cluster.redis, for when Redis does not answer). Outlives them.
+  LocalFailureCounts failureCounts_;
   std::vector<std::unique_ptr<Worker>> workers_;
   ConnectionLimiter limiter_;
   std::unique_ptr<AdminServer> admin_;

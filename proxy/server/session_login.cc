@@ -1,10 +1,12 @@
 // ClientSession, the login phase: drives the LoginMachine with backpressure,
-// asks the router, connects and logs in to the backend (BackendConnector), and
-// answers failed logins with the growing delay of docs/architecture.md §2.1.
+// checks the failed-login counts (docs/architecture.md §2.6), asks the router,
+// connects and logs in to the backend (BackendConnector), and answers failed
+// logins with the growing delay of docs/architecture.md §2.1.
 #include <algorithm>
 
 #include "proxy/admin/log.h"
 #include "proxy/admin/metrics.h"
+#include "proxy/cluster/failure_counter.h"
 #include "proxy/server/client_session.h"
 #include "proxy/server/protocol_goodbye.h"
 
@@ -120,14 +122,58 @@ void ClientSession::authenticate(const Credentials& credentials) {
   phase_ = Phase::Authenticating;
   credentials_ = credentials;
   user_ = credentials.user;
+  throttleUser_ = credentials.user;
+  throttleCounts_ = {};
   ++authAttempts_;
   // Bound what a client can pile up while the backend is asked.
   if (client_) client_->pauseReading();
+  const ThrottleLimits limits = throttleLimits();
+  if (!env_.failures || !client_ || (limits.maxPerAddress == 0 && limits.maxPerUser == 0)) {
+    route();
+    return;
+  }
+  // The counts come from Redis on their own schedule (or at once, from this
+  // process's counts), maybe after we are gone.
+  inAuthenticate_ = true;
+  env_.failures->read(throttleAddress(clientPeer_.address), throttleUser_, limits.windowS,
+                      guard_.wrap([this](FailureCounts counts, CountSource) { onThrottleCounts(counts); }));
+  inAuthenticate_ = false;
+}
+
+ThrottleLimits ClientSession::throttleLimits() const {
+  const LimitsConfig& lim = env_.runtime->config->limits;
+  ThrottleLimits t;
+  t.windowS = lim.failedLoginWindowS;
+  t.maxPerAddress = lim.maxFailedLoginsPerAddress;
+  t.maxPerUser = lim.maxFailedLoginsPerUser;
+  t.delayMs = lim.authFailureDelayMs;
+  t.delayMaxMs = lim.authFailureDelayMaxMs;
+  return t;
+}
+
+void ClientSession::onThrottleCounts(FailureCounts counts) {
+  if (finished_ || !client_) return;
+  throttleCounts_ = counts;
+  const ThrottleVerdict verdict = throttleVerdict(throttleLimits(), counts);
+  if (verdict == ThrottleVerdict::Allow) {
+    route();
+    return;
+  }
+  // The client gets the answer of a wrong password, so a guesser cannot
+  // tell a throttled guess from a wrong one; the right password fails too
+  // until the window ends.
+  answerLoginFailure(LoginFailure::BadCredentials, "", LoginOutcome::Throttled,
+                     verdict == ThrottleVerdict::RefuseAddress
+                         ? "too many failed logins from this address"
+                         : "too many failed logins for this user");
+}
+
+void ClientSession::route() {
   RouteRequest req;
   req.listener = env_.listener->name;
   req.protocol = env_.listener->protocol;
   req.bridge = env_.listener->bridge.has_value();
-  req.credentials = credentials;
+  req.credentials = credentials_;
   if (client_) {
     req.clientAddress = clientPeer_.address;
     req.clientPort = clientPeer_.port;
@@ -252,16 +298,6 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, Login
   log::info("login", {{"session", env_.sessionId}, {"listener", env_.listener->name},
                       {"client", clientLabel()}, {"user", user_}, {"backend", backend_},
                       {"result", loginOutcomeName(outcome)}, {"detail", detail}});
-  uint32_t delayMs = 0;
-  if (why == LoginFailure::BadCredentials) {
-    // Failed logins are delayed, doubling per failure on this connection, so
-    // password guessing is slow (docs/architecture.md §2.1).
-    const LimitsConfig& lim = env_.runtime->config->limits;
-    ++authFailures_;
-    uint64_t d = lim.authFailureDelayMs;
-    for (unsigned i = 1; i < authFailures_ && d < lim.authFailureDelayMaxMs; ++i) d *= 2;
-    delayMs = static_cast<uint32_t>(std::min<uint64_t>(d, lim.authFailureDelayMaxMs));
-  }
   auto answer = [this, why, text = std::move(text), challenge = std::move(oauthChallenge), disconnectAfter] {
     if (!machine_ || !client_) return;
     phase_ = Phase::Login;
@@ -272,10 +308,37 @@ void ClientSession::answerLoginFailure(LoginFailure why, std::string text, Login
     }
     continueLogin();  // what the client pipelined behind the failed login
   };
-  if (delayMs == 0) {
+  if (why != LoginFailure::BadCredentials) {
+    holdFailureAnswer(0, std::move(answer));
+    return;
+  }
+  // Failed logins are delayed, doubling per failure, so password guessing is
+  // slow (docs/architecture.md §2.1): per failure on this connection, from
+  // this address or for this user, whichever is most (§2.6).
+  ++authFailures_;
+  const ThrottleLimits limits = throttleLimits();
+  if (!env_.failures || outcome == LoginOutcome::Throttled) {
+    // A throttled login is not counted again: the counts are past the limit
+    // already, and a right password refused is no guess.
+    const uint64_t n = std::max<uint64_t>({authFailures_, throttleCounts_.address, throttleCounts_.user});
+    holdFailureAnswer(failureDelayMs(limits, n), std::move(answer));
+    return;
+  }
+  env_.failures->recordFailure(
+      throttleAddress(clientPeer_.address), throttleUser_, limits.windowS,
+      guard_.wrap([this, limits, answer = std::move(answer)](FailureCounts counts, CountSource) mutable {
+        if (finished_ || !client_) return;
+        const uint64_t n = std::max<uint64_t>({authFailures_, counts.address, counts.user});
+        holdFailureAnswer(failureDelayMs(limits, n), std::move(answer));
+      }));
+}
+
+void ClientSession::holdFailureAnswer(uint32_t delayMs, std::function<void()> answer) {
+  // Never back into the machine from inside its own authenticate() call.
+  if (delayMs == 0 && !inAuthenticate_) {
     answer();
   } else {
-    delayTimer_.start(delayMs, answer);
+    delayTimer_.start(delayMs, std::move(answer));
   }
 }
 

@@ -23,6 +23,7 @@ std::string_view loginOutcomeName(LoginOutcome o) {
     case LoginOutcome::AuthFailed: return "auth_failed";
     case LoginOutcome::TempFailed: return "temp_failed";
     case LoginOutcome::Refused: return "refused";
+    case LoginOutcome::Throttled: return "throttled";
     case LoginOutcome::Aborted: return "aborted";
   }
   return "none";

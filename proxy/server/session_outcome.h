@@ -27,6 +27,8 @@ enum class LoginOutcome {
   AuthFailed,  // the backend, route or bridge rejected the credentials
   TempFailed,  // no backend could answer
   Refused,     // the route refused the login
+  Throttled,   // too many failed logins from the address or for the user
+               // (limits.max_failed_logins_per_*): refused, no backend asked
   Aborted,     // the client went away while the login was decided
 };
 std::string_view loginOutcomeName(LoginOutcome);

@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "proxy/admin/log.h"
+#include "proxy/cluster/failure_counter.h"
+#include "proxy/cluster/redis_link.h"
 #include "proxy/net/connection.h"
 #include "proxy/server/client_session.h"
 #include "proxy/server/connection_limiter.h"
@@ -21,7 +23,8 @@ struct Worker::ListenerHandle {
   std::string name;
 };
 
-Worker::Worker(int index, ConnectionLimiter& limiter) : index_(index), limiter_(limiter) {
+Worker::Worker(int index, ConnectionLimiter& limiter, LocalFailureCounts& failureCounts)
+    : index_(index), limiter_(limiter), fleetReporter_(index), failureCounts_(failureCounts) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, &Worker::onAsync);
   async_.data = this;
@@ -29,6 +32,8 @@ Worker::Worker(int index, ConnectionLimiter& limiter) : index_(index), limiter_(
 
 Worker::~Worker() {
   if (thread_.joinable()) thread_.join();
+  failures_.reset();
+  redis_.reset();
   uv_loop_close(&loop_);
 }
 
@@ -57,6 +62,7 @@ void Worker::onAsync(uv_async_t* handle) {
 void Worker::applyRuntime(std::shared_ptr<const Runtime> runtime, std::map<std::string, int> fds,
                           std::vector<std::string> keep) {
   runtime_ = std::move(runtime);
+  if (!failures_ && runtime_) startCluster(*runtime_->config);
   std::vector<std::string> gone;
   for (auto& [name, h] : listeners_) {
     if (fds.count(name) || std::find(keep.begin(), keep.end(), name) == keep.end()) gone.push_back(name);
@@ -76,6 +82,26 @@ void Worker::applyRuntime(std::shared_ptr<const Runtime> runtime, std::map<std::
     }
     listeners_[name] = h;
   }
+}
+
+void Worker::startCluster(const Config& config) {
+  const auto& redis = config.cluster.redis;
+  if (redis) {
+    RedisEndpoint endpoint;
+    endpoint.host = redis->host;
+    endpoint.port = redis->port;
+    endpoint.password = redis->password;
+    endpoint.connectTimeoutMs = redis->connectTimeoutMs;
+    endpoint.commandTimeoutMs = redis->commandTimeoutMs;
+    redis_ = std::make_unique<RedisLink>(&loop_, std::move(endpoint), &fleetReporter_);
+    redis_->start();
+    // The series exist from the start at 0, so a rate() sees the first fallback.
+    for (FallbackReason r : {FallbackReason::Down, FallbackReason::Timeout, FallbackReason::Error})
+      Metrics::instance().clusterFallback("throttle", fallbackReasonName(r), 0);
+  }
+  failures_ = std::make_unique<FailureCounter>(redis_.get(), failureCounts_,
+                                               redis ? redis->keyPrefix : std::string(),
+                                               &fleetReporter_);
 }
 
 void Worker::closeListener(const std::string& name) {
@@ -136,6 +162,7 @@ void Worker::accept(ListenerHandle& lh) {
   env.listener = listener;
   env.sessionId = id;
   if (perIpLater) env.limiter = &limiter_;
+  env.failures = failures_.get();
   auto session = std::make_unique<ClientSession>(std::move(env), OwnedConnection(conn));
   ClientSession* raw = session.get();
   // Set after construction: the callback needs the session's address.
@@ -171,6 +198,10 @@ void Worker::stop() {
   // Connection's linger limit) before the loop, and so the thread, ends.
   sessions_.clear();
   sessionCount_ = 0;
+  // The link's handles (its socket, its timers) would keep the loop alive;
+  // commands in flight are dropped, and no session is left to wait for them.
+  failures_.reset();
+  redis_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 

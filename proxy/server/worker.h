@@ -13,16 +13,22 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/server/fleet_reporter.h"
 #include "proxy/server/runtime.h"
 
 namespace mailgate {
 
 class ClientSession;
 class ConnectionLimiter;
+class FailureCounter;
+class LocalFailureCounts;
+class RedisLink;
 
 class Worker {
  public:
-  Worker(int index, ConnectionLimiter& limiter);
+  // `failureCounts`: the process's failed-login counts, shared by the
+  // workers and owned by the server; outlives the worker.
+  Worker(int index, ConnectionLimiter& limiter, LocalFailureCounts& failureCounts);
   ~Worker();
 
   void startThread();
@@ -32,6 +38,8 @@ class Worker {
   // --- the following run on the worker's loop (via post) ---
   // Adopts listening sockets (listener name -> fd) and closes listeners not
   // named in `keep` nor in `fds`. New sessions use `runtime`.
+  // The first runtime also sets up the fleet's state: a Redis link when
+  // cluster.redis is set (a change of it needs a restart) and the counter.
   void applyRuntime(std::shared_ptr<const Runtime> runtime, std::map<std::string, int> fds,
                     std::vector<std::string> keep);
   void stopAccepting();
@@ -48,6 +56,7 @@ class Worker {
   static void onAsync(uv_async_t* handle);
   void accept(ListenerHandle& listener);
   void closeListener(const std::string& name);
+  void startCluster(const Config& config);
 
   int index_;
   ConnectionLimiter& limiter_;
@@ -57,6 +66,13 @@ class Worker {
   std::mutex tasksMutex_;
   std::vector<std::function<void()>> tasks_;
   std::shared_ptr<const Runtime> runtime_;
+  // The fleet's state, on this loop (docs/architecture.md §2.6). Declared
+  // before the sessions so it outlives them; the counter before the link
+  // it uses. Released by stop(), so the loop can end.
+  FleetReporter fleetReporter_;
+  std::unique_ptr<RedisLink> redis_;             // only with cluster.redis
+  std::unique_ptr<FailureCounter> failures_;     // Redis, or the local counts
+  LocalFailureCounts& failureCounts_;
   std::map<std::string, ListenerHandle*> listeners_;
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   std::atomic<size_t> sessionCount_{0};

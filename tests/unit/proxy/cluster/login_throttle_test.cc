@@ -45,6 +45,16 @@ TEST(FailureDelay, DoublesPerFailureUpToTheCap) {
   EXPECT_EQ(failureDelayMs(l, 5), 0u);
 }
 
+TEST(ThrottleAddress, IPv6CountsPerSlash64AndMappedIPv4AsIPv4) {
+  EXPECT_EQ(throttleAddress("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(throttleAddress("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  EXPECT_EQ(throttleAddress("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(throttleAddress("::ffff:192.0.2.9"), "192.0.2.9");
+  EXPECT_EQ(throttleAddress("::1"), "::/64");
+  EXPECT_EQ(throttleAddress("not:an address"), "not:an address");
+  EXPECT_EQ(throttleAddress(""), "");
+}
+
 TEST(LocalFailureCounts, CountsPerAddressAndPerUserSeparately) {
   LocalFailureCounts c;
   c.record("10.0.0.1", "u1", 60);

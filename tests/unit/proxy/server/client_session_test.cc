@@ -13,8 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/admin/metrics.h"
+#include "proxy/cluster/failure_counter.h"
+#include "proxy/cluster/redis_link.h"
 #include "proxy/net/connection.h"
+#include "proxy/server/fleet_reporter.h"
 #include "tests/unit/support/fake_imap_server.h"
+#include "tests/unit/support/redis_server.h"
 
 namespace mailgate {
 namespace {
@@ -57,6 +61,7 @@ class SessionHarness {
   std::unique_ptr<ClientSession> session;
   int finished = 0;
   uint16_t port = 0;
+  FailureCounter* failures = nullptr;  // as the worker passes its own
 
  private:
   void accept(uv_stream_t* server) {
@@ -67,6 +72,7 @@ class SessionHarness {
     env.runtime = runtime_;
     env.listener = &runtime_->config->listeners.front();
     env.sessionId = "test-" + std::to_string(++count_);
+    env.failures = failures;
     env.onFinished = [this] {
       ++finished;
       session.reset();  // as the worker does: the owner destroys it here
@@ -81,7 +87,8 @@ class SessionHarness {
   int count_ = 0;
 };
 
-std::shared_ptr<const Runtime> runtimeFor(uint16_t backendPort, bool proxyProtocol = false) {
+std::shared_ptr<const Runtime> runtimeFor(uint16_t backendPort, bool proxyProtocol = false,
+                                          const nlohmann::json& limits = nlohmann::json::object()) {
   nlohmann::json c = {
       {"listeners",
        {{{"name", "imap"},
@@ -93,6 +100,7 @@ std::shared_ptr<const Runtime> runtimeFor(uint16_t backendPort, bool proxyProtoc
       {"routes", {{"default", {{"type", "static"}, {"pool", "local"}}}}},
       {"pools", {{"local", {{"servers", {{{"host", "127.0.0.1"}, {"imap", backendPort}}}}}}}},
       {"limits", {{"auth_failure_delay_ms", 0}}}};
+  for (const auto& [k, v] : limits.items()) c["limits"][k] = v;
   if (proxyProtocol) {
     c["listeners"][0]["proxy_protocol"] = true;
     c["listeners"][0]["trusted_proxies"] = {"127.0.0.1/32"};
@@ -120,6 +128,27 @@ void scriptBackend(FakeImapServer& backend, bool answerLogin = true) {
       backend.send("* ID NIL\r\n" + tag + " OK done\r\n");
     } else if (cmd.rfind("LOGIN", 0) == 0 || cmd.rfind("AUTHENTICATE", 0) == 0) {
       if (answerLogin) backend.send(tag + " OK logged in\r\n");
+    } else {
+      backend.send(tag + " OK " + cmd + " relayed\r\n");
+    }
+  };
+}
+
+// The backend knows one password: "secret" (LOGIN, or AUTHENTICATE PLAIN's
+// initial response "\0user\0secret"); anything else is rejected.
+void scriptBackendWithPassword(FakeImapServer& backend, int* logins) {
+  backend.onLine = [&backend, logins](const std::string& line) {
+    const std::string tag = test::tagOf(line);
+    const std::string cmd = test::commandOf(line);
+    if (cmd.rfind("CAPABILITY", 0) == 0) {
+      backend.send("* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN ID\r\n" + tag + " OK done\r\n");
+    } else if (cmd.rfind("ID", 0) == 0) {
+      backend.send("* ID NIL\r\n" + tag + " OK done\r\n");
+    } else if (cmd.rfind("LOGIN", 0) == 0 || cmd.rfind("AUTHENTICATE", 0) == 0) {
+      ++*logins;
+      const bool right = cmd.find(" secret") != std::string::npos ||
+                         cmd.find("AHVzZXIAc2VjcmV0") != std::string::npos;
+      backend.send(tag + (right ? " OK logged in\r\n" : " NO [AUTHENTICATIONFAILED] no\r\n"));
     } else {
       backend.send(tag + " OK " + cmd + " relayed\r\n");
     }
@@ -273,6 +302,138 @@ TEST_F(ClientSessionTest, InvalidProxyHeaderIsCountedAsARefusal) {
   conn = nullptr;
   EXPECT_EQ(backend->accepted, 0);
   closeAll(conn, client);
+}
+
+// --- failed-login throttling (docs/architecture.md §2.6) ---
+
+const std::string kThrottledSeries = R"(mailgate_logins_total{protocol="imap",result="throttled"})";
+
+TEST_F(ClientSessionTest, PastTheAddressLimitEvenTheRightPasswordFailsWithoutABackend) {
+  backend = std::make_unique<FakeImapServer>(&loop);
+  int logins = 0;
+  scriptBackendWithPassword(*backend, &logins);
+  auto runtime = runtimeFor(backend->port(), false, {{"max_failed_logins_per_ip", 2}});
+  ASSERT_TRUE(runtime);
+  LocalFailureCounts local;
+  FailureCounter counter(nullptr, local, "", nullptr);
+  harness = std::make_unique<SessionHarness>(&loop, runtime);
+  harness->failures = &counter;
+  const double before = counterValue(kThrottledSeries);
+  Client client;
+  Connection* conn = Connection::connect(&loop, "127.0.0.1", harness->port, &client);
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.connected; }));
+  conn->startReading();
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("* OK") != std::string::npos; }));
+  conn->write("a LOGIN user wrong1\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("a NO") != std::string::npos; }))
+      << client.received;
+  conn->write("b LOGIN user wrong2\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("b NO") != std::string::npos; }))
+      << client.received;
+  EXPECT_EQ(logins, 2);
+  // Two failures from 127.0.0.1: the third login is refused as a wrong
+  // password would be, and the backend never hears of it.
+  conn->write("c LOGIN user secret\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("c NO") != std::string::npos; }))
+      << client.received;
+  EXPECT_EQ(logins, 2);
+  EXPECT_EQ(counterValue(kThrottledSeries), before + 1);
+  EXPECT_EQ(local.read("127.0.0.1", counter.userKey("user"), 300).address, 2u)
+      << "a throttled login is not counted as one more failure";
+  closeAll(conn, client);
+}
+
+TEST_F(ClientSessionTest, TheRightPasswordUnderTheLimitLogsIn) {
+  backend = std::make_unique<FakeImapServer>(&loop);
+  int logins = 0;
+  scriptBackendWithPassword(*backend, &logins);
+  auto runtime = runtimeFor(backend->port(), false,
+                            {{"max_failed_logins_per_ip", 3}, {"max_failed_logins_per_user", 3}});
+  ASSERT_TRUE(runtime);
+  LocalFailureCounts local;
+  FailureCounter counter(nullptr, local, "", nullptr);
+  harness = std::make_unique<SessionHarness>(&loop, runtime);
+  harness->failures = &counter;
+  Client client;
+  Connection* conn = Connection::connect(&loop, "127.0.0.1", harness->port, &client);
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.connected; }));
+  conn->startReading();
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("* OK") != std::string::npos; }));
+  conn->write("a LOGIN user wrong1\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("a NO") != std::string::npos; }));
+  conn->write("b LOGIN user wrong2\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("b NO") != std::string::npos; }));
+  conn->write("c LOGIN user secret\r\nd NOOP\r\n");
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("d OK NOOP relayed") != std::string::npos; }))
+      << client.received;
+  EXPECT_NE(client.received.find("c OK"), std::string::npos) << client.received;
+  EXPECT_EQ(logins, 3);
+  const FailureCounts n = local.read("127.0.0.1", counter.userKey("user"), 300);
+  EXPECT_EQ(n.address, 2u);
+  EXPECT_EQ(n.user, 2u);
+  closeAll(conn, client);
+}
+
+TEST_F(ClientSessionTest, ASessionDestroyedWhileRedisIsAskedIsNotCalledBack) {
+  if (!testing::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  backend = std::make_unique<FakeImapServer>(&loop);
+  int logins = 0;
+  scriptBackendWithPassword(*backend, &logins);
+  auto runtime = runtimeFor(backend->port(), false, {{"max_failed_logins_per_ip", 2}});
+  ASSERT_TRUE(runtime);
+  FleetReporter reporter(0);
+  auto link = std::make_unique<RedisLink>(&loop, RedisEndpoint{"127.0.0.1", redis.port(), "", 500, 2000},
+                                          &reporter);
+  link->start();
+  ASSERT_TRUE(runUntil(&loop, [&] { return link->up(); }));
+  LocalFailureCounts local;
+  FailureCounter counter(link.get(), local, "cs1:", &reporter);
+  harness = std::make_unique<SessionHarness>(&loop, runtime);
+  harness->failures = &counter;
+  Client client;
+  Connection* conn = Connection::connect(&loop, "127.0.0.1", harness->port, &client);
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.connected; }));
+  conn->startReading();
+  ASSERT_TRUE(runUntil(&loop, [&] { return client.received.find("* OK") != std::string::npos; }));
+  // Redis holds the connection and answers nothing: the counts are asked
+  // and the session waits, as a worker's session waits for a slow Redis.
+  redis.pause();
+  conn->write("a LOGIN user secret\r\n");
+  runUntil(&loop, [] { return false; }, 100);
+  ASSERT_TRUE(harness->session);
+  EXPECT_EQ(logins, 0) << "routed before the counts came";
+  harness->session.reset();  // as Worker::stop destroys what is left
+  redis.resume();
+  runUntil(&loop, [] { return false; }, 200);  // the answer comes, to no one
+  EXPECT_EQ(logins, 0);
+  harness->failures = nullptr;
+  link.reset();  // before closeAll's check that the loop is empty
+  closeAll(conn, client);
+}
+
+TEST(FallbackState, LogsOncePerChangeOfState) {
+  FallbackState s;
+  EXPECT_FALSE(s.fleet());  // fleet answers while all is well: nothing to say
+  EXPECT_TRUE(s.fallback(FallbackReason::Timeout));
+  EXPECT_FALSE(s.fallback(FallbackReason::Timeout));
+  EXPECT_FALSE(s.fallback(FallbackReason::Timeout));
+  EXPECT_TRUE(s.fallback(FallbackReason::Down));  // a new reason is news
+  EXPECT_FALSE(s.fallback(FallbackReason::Down));
+  EXPECT_TRUE(s.fleet());
+  EXPECT_FALSE(s.fleet());
+  EXPECT_EQ(s.current(), FallbackReason::None);
+}
+
+TEST(FleetReporter, CountsEveryFallbackInTheMetric) {
+  const std::string series = R"(mailgate_cluster_fallbacks_total{reason="timeout",what="throttle"})";
+  const double before = counterValue(series);
+  FleetReporter r(7);
+  r.failureCountFallback(FallbackReason::Timeout);
+  r.failureCountFallback(FallbackReason::Timeout);
+  r.failureCountFleet();
+  EXPECT_EQ(counterValue(series), before + 2);
 }
 
 }  // namespace
