@@ -1,5 +1,7 @@
 #include "bridge/in_use_registry.h"
 
+#include <openssl/sha.h>
+
 namespace mailgate {
 
 InUseRegistry& InUseRegistry::instance() {
@@ -14,6 +16,20 @@ std::string InUseRegistry::key(std::string_view user, std::string_view device) {
   k.push_back('\0');  // cannot occur in either part
   k.append(device);
   return k;
+}
+
+std::string InUseRegistry::fleetKey(std::string_view prefix, std::string_view user, std::string_view device) {
+  const std::string k = key(user, device);
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(k.data()), k.size(), digest);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(prefix);
+  out += "lease:bridge:";
+  for (int i = 0; i < 16; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
 }
 
 bool InUseRegistry::tryAcquire(const std::string& key) {

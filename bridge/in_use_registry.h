@@ -15,6 +15,9 @@ class InUseRegistry {
 
   // The key is case-insensitive in the user (IMAP servers treat logins so).
   static std::string key(std::string_view user, std::string_view device);
+  // The same lock's Redis key for a fleet (docs/architecture.md §2.6): the
+  // key() hashed (SHA-256, 128 bits), so Redis never holds user names.
+  static std::string fleetKey(std::string_view prefix, std::string_view user, std::string_view device);
 
   bool tryAcquire(const std::string& key);
   void release(const std::string& key);

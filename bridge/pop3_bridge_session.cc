@@ -42,6 +42,7 @@ void BridgeSession::shutdown(std::string_view reason) {
       // The glue still owns the client and answers it itself.
       phase_ = Phase::Finished;
       lease_.reset();
+      dropFleetLease();
       if (imap_) imap_->abort();
       return;
     case Phase::Serving:
@@ -418,6 +419,7 @@ void BridgeSession::finish(std::string_view why) {
   phase_ = Phase::Finished;
   idleTimer_.stop();
   lease_.reset();
+  dropFleetLease();
   if (client_) {
     client_->close();  // flushes what we queued (the last answer)
     client_ = nullptr;

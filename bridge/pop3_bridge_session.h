@@ -34,12 +34,21 @@
 #include "proxy/net/timer.h"
 #include "proxy/mail/credentials.h"
 #include "proxy/mail/login_failure.h"
+#include "proxy/cluster/fleet_lease.h"
 #include "proxy/upstream/backend_connector.h"
 #include "proxy/upstream/backend_target.h"
 
 namespace mailgate {
 
 class TlsContext;
+
+// The fleet's lock on (user, device) in Redis (docs/architecture.md §2.6):
+// without a link the lock is this process's only.
+struct BridgeFleet {
+  RedisLink* link = nullptr;  // the worker's; outlives the session
+  std::string keyPrefix = "mailgate:";
+  uint32_t leaseTtlMs = 30000;
+};
 
 struct BridgeClientInfo {
   std::string sessionId, listener;
@@ -66,6 +75,8 @@ class BridgeSession : private ConnectionHandler {
                                                BridgeClientInfo client, Callbacks callbacks,
                                                const LimitsConfig& limits = LimitsConfig{});
   ~BridgeSession() override;
+  // Before open(): take the (user, device) lock across the fleet too.
+  void setFleet(BridgeFleet fleet) { fleet_ = std::move(fleet); }
   BridgeSession(const BridgeSession&) = delete;
   BridgeSession& operator=(const BridgeSession&) = delete;
 
@@ -89,6 +100,10 @@ class BridgeSession : private ConnectionHandler {
                 BridgeClientInfo client, Callbacks callbacks, const LimitsConfig& limits);
 
   // --- open (pop3_bridge_session_open.cc) ---
+  void connectBackend();
+  void onFleetLease(LeaseOutcome outcome);
+  void onFleetLeaseLost();
+  void dropFleetLease();
   void onBackendConnected(BackendConnectResult result);
   void afterLogin(bool capabilitiesFresh);
   void ensureMoveTarget();
@@ -133,6 +148,8 @@ class BridgeSession : private ConnectionHandler {
   DeviceLogin device_;
   std::string keyword_;
   InUseLease lease_;
+  BridgeFleet fleet_;
+  std::unique_ptr<FleetLease> fleetLease_;  // with a fleet link: held while the session lives
   std::unique_ptr<ImapClient> imap_;
   std::optional<Pop3View> view_;
 

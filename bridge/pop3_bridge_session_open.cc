@@ -38,6 +38,7 @@ BridgeSession::~BridgeSession() {
     client_ = nullptr;
   }
   connector_.reset();  // abandons a login in progress
+  if (fleetLease_) fleetLease_->release();  // not waiting for the answer
   imap_.reset();       // aborts the backend connection: nothing is committed
 }
 
@@ -66,6 +67,72 @@ void BridgeSession::open() {
                 "[IN-USE] Another POP3 session of this device is active, try again later.", "in_use");
     return;
   }
+  if (fleet_.link) {
+    // Across replicas too (RFC 2449 §8.1.2 IN-USE): a Redis lease with an
+    // owner token and a TTL, renewed while the session lives.
+    fleetLease_ = std::make_unique<FleetLease>(loop_, *fleet_.link,
+                                               InUseRegistry::fleetKey(fleet_.keyPrefix, device_.user, device_.device),
+                                               fleet_.leaseTtlMs);
+    fleetLease_->acquire([this](LeaseOutcome o) { onFleetLease(o); }, [this] { onFleetLeaseLost(); });
+    return;
+  }
+  connectBackend();
+}
+
+void BridgeSession::onFleetLease(LeaseOutcome outcome) {
+  if (phase_ != Phase::Opening) return;
+  switch (outcome) {
+    case LeaseOutcome::Acquired:
+      connectBackend();
+      return;
+    case LeaseOutcome::Held:
+      loginFailed(LoginFailure::Temporary,
+                  "[IN-USE] Another POP3 session of this device is active, try again later.", "in_use_fleet");
+      return;
+    case LeaseOutcome::Unavailable:
+      break;
+  }
+  // Redis did not answer (docs/architecture.md §2.6): hide and move cannot
+  // lose mail when two replicas serve one device, so this process's lock
+  // alone will do; expunge could commit twice, so it waits for Redis.
+  dropFleetLease();
+  Metrics::instance().clusterFallback("bridge_lease", "unavailable");
+  if (config_.onDelete == OnDelete::Expunge) {
+    log::warn("bridge_lease_fallback", {{"session", client_info_.sessionId}, {"action", "refused"},
+                                        {"reason", "redis unavailable, on_delete expunge"}});
+    loginFailed(LoginFailure::Temporary, "[SYS/TEMP] Session lock unavailable, try again later.",
+                "lease_unavailable");
+    return;
+  }
+  log::warn("bridge_lease_fallback", {{"session", client_info_.sessionId}, {"action", "local lock only"},
+                                      {"reason", "redis unavailable"}});
+  connectBackend();
+}
+
+void BridgeSession::dropFleetLease() {
+  if (!fleetLease_) return;
+  // Released now (no renewal or callback can follow), destroyed later: this
+  // may run on the lease's own callback.
+  fleetLease_->release();
+  deleteLater(loop_, std::move(fleetLease_));
+}
+
+void BridgeSession::onFleetLeaseLost() {
+  // Another replica may take the device now. Harmless for hide and move;
+  // an expunge session ends rather than commit beside another (a commit
+  // already running finishes: its UIDs are this session's snapshot).
+  log::warn("bridge_lease_lost", {{"session", client_info_.sessionId}, {"device", device_.device}});
+  Metrics::instance().clusterFallback("bridge_lease", "lost");
+  if (config_.onDelete != OnDelete::Expunge) return;
+  if (phase_ == Phase::Opening) {
+    loginFailed(LoginFailure::Temporary, "[SYS/TEMP] Session lock lost, try again later.", "lease_lost");
+  } else if (phase_ == Phase::Serving && !streaming_) {
+    reply("-ERR [SYS/TEMP] Session lock lost, please reconnect.");
+    finish("lease_lost");
+  }
+}
+
+void BridgeSession::connectBackend() {
   // The one backend layer (docs/architecture.md §2): resolution, failover
   // over the router's candidates, TLS, client-IP forwarding (ID or PROXY v2)
   // and the IMAP login, exactly as for a proxied IMAP session. The backend
@@ -98,6 +165,7 @@ void BridgeSession::loginFailed(LoginFailure why, std::string text, std::string_
                                     {"reason", logReason},
                                     {"text", text}});
   lease_.reset();
+  dropFleetLease();
   if (imap_) imap_->abort();  // pending commands complete later; the session ignores them
   defer([this, why, text = std::move(text)] {
     if (callbacks_.onLoginFailed) callbacks_.onLoginFailed(why, text);

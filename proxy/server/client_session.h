@@ -30,6 +30,7 @@ class Relay;
 class BridgeSession;
 class ConnectionLimiter;
 class FailureCounter;
+class RedisLink;
 
 struct SessionEnvironment {
   uv_loop_t* loop = nullptr;
@@ -44,6 +45,9 @@ struct SessionEnvironment {
   // fleet's counts in Redis with cluster.redis, else this process's. Null:
   // only this connection's failures count (component tests).
   FailureCounter* failures = nullptr;
+  // The worker's Redis link with cluster.redis (null without): the bridge's
+  // (user, device) lock across the fleet.
+  RedisLink* redis = nullptr;
   // Called once, on a later loop turn, when the session is over; the owner
   // then destroys it.
   std::function<void()> onFinished;

@@ -52,6 +52,14 @@ void ClientSession::startBridge(const RouteResult& route) {
   bridge_ = BridgeSession::create(env_.loop, *l.bridge, route.candidates, credentials_, std::move(info),
                                   std::move(cb), env_.runtime->config->limits);
   credentials_ = {};
+  const ClusterConfig& cluster = env_.runtime->config->cluster;
+  if (env_.redis && cluster.redis) {
+    BridgeFleet fleet;
+    fleet.link = env_.redis;
+    fleet.keyPrefix = cluster.redis->keyPrefix;
+    fleet.leaseTtlMs = cluster.bridgeLeaseTtlS * 1000;
+    bridge_->setFleet(std::move(fleet));
+  }
   bridge_->open();
 }
 

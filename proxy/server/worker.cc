@@ -163,6 +163,7 @@ void Worker::accept(ListenerHandle& lh) {
   env.sessionId = id;
   if (perIpLater) env.limiter = &limiter_;
   env.failures = failures_.get();
+  env.redis = redis_.get();
   auto session = std::make_unique<ClientSession>(std::move(env), OwnedConnection(conn));
   ClientSession* raw = session.get();
   // Set after construction: the callback needs the session's address.
