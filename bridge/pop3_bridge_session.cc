@@ -258,6 +258,19 @@ void BridgeSession::cmdFetch(std::string_view args, bool top) {
     return;
   }
   busy_ = true;
+  if (top && lines > 0) {
+    // RFC 1939 §7 needs the header and n lines, not the attachments: fetch
+    // a bounded partial (RFC 9051 §6.4.5 BODY[]<offset.length>) and more
+    // only while the lines are not complete yet, doubling each time.
+    auto state = std::make_shared<TopState>();
+    state->n = n;
+    state->uid = m.uid;
+    state->size = m.size;
+    encoder_.emplace(lines);
+    fetchTopPartial(state, 0, kTopFirstPartialBytes + lines * kTopBytesPerLine);
+    return;
+  }
+  busy_ = true;
   struct FetchState {
     bool started = false;
     bool ended = false;
@@ -334,6 +347,84 @@ void BridgeSession::cmdFetch(std::string_view args, bool top) {
                 commandDone();
               },
               std::move(hooks));
+}
+
+void BridgeSession::fetchTopPartial(std::shared_ptr<TopState> state, uint64_t offset, uint64_t length) {
+  ImapClient::Hooks hooks;
+  hooks.onLiteralBegin = [this, state](const ImapResponse& partial, std::string_view key, uint64_t) {
+    if (state->inLiteral || !key.starts_with("BODY[")) return;
+    if (const ImapValue* u = partial.fetchItem("UID"); u && u->number() != state->uid) return;
+    state->inLiteral = true;
+    state->received = 0;
+    if (!state->started) {
+      state->started = true;
+      streaming_ = true;
+      reply("+OK");  // Dovecot: TOP answers a bare +OK
+    }
+  };
+  hooks.onLiteralData = [this, state](std::string_view chunk) {
+    if (!state->inLiteral) return;
+    state->received += chunk.size();
+    if (!encoder_ || encoder_->done()) return;
+    std::string out;
+    encoder_->feed(chunk, out);
+    if (!client_) return;
+    client_->write(out);
+    if (client_->aboveHighWatermark() && !imapPaused_) {
+      imapPaused_ = true;
+      imap_->pauseReading();
+    }
+  };
+  hooks.onLiteralEnd = [state] { state->inLiteral = false; };
+  const std::string command = "UID FETCH " + std::to_string(state->uid) + " (UID BODY.PEEK[]<" +
+                              std::to_string(offset) + "." + std::to_string(length) + ">)";
+  imap_->send(command, [this, state, offset, length](ImapResult r) {
+    if (phase_ != Phase::Serving) return;
+    if (r.status == ImapResult::Status::Disconnected) return;  // onBackendLost answers
+    // A quoted partial (legal, if unusual) instead of a literal.
+    for (const ImapResponse& u : r.untagged) {
+      if (u.name != "FETCH" || state->inLiteral) continue;
+      const ImapValue* body = u.fetchItem("BODY[]<" + std::to_string(offset) + ">");
+      if (!body || body->kind != ImapValue::Kind::String) continue;
+      if (const ImapValue* id = u.fetchItem("UID"); id && id->number() != state->uid) continue;
+      if (!state->started) {
+        state->started = true;
+        streaming_ = true;
+        reply("+OK");
+      }
+      state->received = body->text.size();
+      std::string out;
+      if (encoder_ && !encoder_->done()) encoder_->feed(body->text, out);
+      if (client_) client_->write(out);
+      break;
+    }
+    if (!state->started) {
+      // No body at all: the message is gone (RFC 9051 §7.5.1: expunged by
+      // another client).
+      encoder_.reset();
+      view_->markGone(state->n);
+      reply("-ERR Message " + std::to_string(state->n) + " expunged.");
+      log::info("bridge_message_gone", {{"session", client_info_.sessionId}, {"uid", state->uid}, {"backend", r.text}});
+      count("TOP", false);
+      commandDone();
+      return;
+    }
+    // The lines are complete, or the message ended (a partial shorter than
+    // asked for, or the whole size read).
+    const bool complete = !encoder_ || encoder_->done() || state->received < length ||
+                          offset + length >= state->size;
+    if (!complete) {
+      fetchTopPartial(state, offset + length, length * 2);
+      return;
+    }
+    std::string out;
+    if (encoder_) encoder_->finish(out);
+    encoder_.reset();
+    streaming_ = false;
+    if (client_) client_->write(out);
+    count("TOP", true);
+    commandDone();
+  }, std::move(hooks));
 }
 
 void BridgeSession::commandDone() {

@@ -122,6 +122,18 @@ class BridgeSession : private ConnectionHandler {
   void count(std::string_view cmd, bool ok);
   void cmdList(std::string_view args, bool uidl);
   void cmdFetch(std::string_view args, bool top);
+  // TOP n>0: the message in growing partials until n body lines are out.
+  struct TopState {
+    size_t n = 0;
+    uint32_t uid = 0;
+    uint64_t size = 0;
+    uint64_t received = 0;  // octets of the current partial
+    bool started = false;   // "+OK" sent
+    bool inLiteral = false;
+  };
+  static constexpr uint64_t kTopFirstPartialBytes = 16 * 1024;  // most headers fit
+  static constexpr uint64_t kTopBytesPerLine = 256;             // a generous body line
+  void fetchTopPartial(std::shared_ptr<TopState> state, uint64_t offset, uint64_t length);
   void cmdQuit();
   void runCommit(size_t step);
   void commandDone();
