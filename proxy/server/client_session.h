@@ -62,6 +62,8 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   ClientSession& operator=(const ClientSession&) = delete;
 
   void setOnFinished(std::function<void()> fn) { env_.onFinished = std::move(fn); }
+  // Relaying IMAP and waiting in IDLE: no command in flight (drain).
+  bool idlingInImap() const;
   void start();
   // Drain deadline reached: protocol goodbye and close.
   void shutdown(std::string_view reason);

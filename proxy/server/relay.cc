@@ -42,6 +42,7 @@ void Relay::forward(bool fromClient, std::string_view bytes) {
   Connection* to = fromClient ? backend_.get() : client_.get();
   Connection* from = fromClient ? client_.get() : backend_.get();
   to->write(bytes);
+  if (fromClient && options_.trackImapIdle) idle_.feed(bytes);
   (fromClient ? clientToBackendBytes_ : backendToClientBytes_).add(bytes.size());
   if (to->aboveHighWatermark()) {
     from->pauseReading();

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/codec/imap_idle_tracker.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/deferred.h"
@@ -25,6 +26,9 @@ class Relay {
   struct Options {
     std::string protocol;        // metrics label
     uint32_t idleTimeoutS = 1800;
+    // IMAP: watch the client's commands so a drain can tell a session
+    // waiting in IDLE from one with a command in flight.
+    bool trackImapIdle = false;
   };
   // `done` runs once, from a loop callback, when both connections are closing.
   using Done = std::function<void(SessionEndReason reason)>;
@@ -37,6 +41,8 @@ class Relay {
   void start(std::string_view clientPipelined, std::string_view backendRemainder);
   // Server shutdown: `goodbye` goes to the client, both sides close.
   void shutdown(std::string_view goodbye);
+  // The client's last command is IDLE and it has not sent DONE (RFC 2177).
+  bool idlingInImap() const { return options_.trackImapIdle && idle_.idling(); }
 
  private:
   class Side : public ConnectionHandler {
@@ -65,6 +71,7 @@ class Relay {
   Side clientSide_{*this, true};
   Side backendSide_{*this, false};
   Options options_;
+  ImapIdleTracker idle_;
   // Resolved once here, not per forwarded chunk.
   CounterHandle clientToBackendBytes_;
   CounterHandle backendToClientBytes_;

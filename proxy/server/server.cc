@@ -211,6 +211,11 @@ namespace {
 // still has Connection's own linger limit to flush what is queued.
 constexpr uint64_t kGoodbyeGraceMs = 3000;
 constexpr uint64_t kDrainPollMs = 50;
+// During a drain, IMAP sessions waiting in IDLE get "* BYE" at once and
+// again every second for those that enter IDLE later; a command in flight
+// is never cut (it gets the goodbye only at the deadline).
+constexpr uint64_t kIdleSweepMs = 1000;
+const char* const kIdleGoodbye = "Server shutting down, please reconnect";
 }  // namespace
 
 void Server::beginDrain(const char* signal) {
@@ -231,6 +236,7 @@ void Server::beginDrain(const char* signal) {
     w->post([this, wp = w.get()] {
       wp->stopAccepting();
       ++workersNotAccepting_;
+      wp->shutdownIdleSessions(kIdleGoodbye);
     });
   }
   drainDeadlineMs_ = uv_now(&loop_) + timeoutS * 1000ull;
@@ -250,6 +256,12 @@ void Server::checkDrain() {
     return;
   }
   const uint64_t now = uv_now(&loop_);
+  if (!goodbyesSent_ && now >= nextIdleSweepMs_) {
+    // IMAP sessions that entered IDLE since: they would wait out the whole
+    // deadline, and a rollout with them (docs/architecture.md §2.4).
+    nextIdleSweepMs_ = now + kIdleSweepMs;
+    for (auto& w : workers_) w->post([wp = w.get()] { wp->shutdownIdleSessions(kIdleGoodbye); });
+  }
   if (!goodbyesSent_ && now >= drainDeadlineMs_) {
     goodbyesSent_ = true;
     closeDeadlineMs_ = now + kGoodbyeGraceMs;

@@ -66,6 +66,7 @@ class Server {
   std::atomic<size_t> workersNotAccepting_{0};
   bool goodbyesSent_ = false;
   uint64_t closeDeadlineMs_ = 0;
+  uint64_t nextIdleSweepMs_ = 0;
   int exitCode_ = 0;
 };
 

@@ -15,6 +15,8 @@ std::string ClientSession::takeLoginPipelined() {
   return pipelined;
 }
 
+bool ClientSession::idlingInImap() const { return relay_ && relay_->idlingInImap(); }
+
 void ClientSession::startRelay(BackendConnectResult result) {
   OwnedConnection backend(result.connection);
   recordLoginOk(result.target.pool, "");
@@ -24,6 +26,7 @@ void ClientSession::startRelay(BackendConnectResult result) {
   phase_ = Phase::Relaying;
   Relay::Options opts;
   opts.protocol = protocol_;
+  opts.trackImapIdle = env_.listener->protocol == ListenerProtocol::Imap;
   opts.idleTimeoutS = idleTimeoutFor(env_.runtime->config->limits, env_.listener->protocol);
   relay_ = std::make_unique<Relay>(env_.loop, std::move(client_), std::move(backend), opts,
                                    [this](SessionEndReason why) { finish(why); });

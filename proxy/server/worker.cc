@@ -190,6 +190,15 @@ void Worker::shutdownSessions(const std::string& reason) {
   }
 }
 
+size_t Worker::shutdownIdleSessions(const std::string& reason) {
+  std::vector<ClientSession*> idle;
+  for (auto& [raw, s] : sessions_)
+    if (raw->idlingInImap()) idle.push_back(raw);
+  for (auto* s : idle)
+    if (sessions_.count(s)) s->shutdown(reason);
+  return idle.size();
+}
+
 void Worker::stop() {
   if (stopping_) return;
   stopping_ = true;

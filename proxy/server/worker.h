@@ -45,6 +45,9 @@ class Worker {
   void stopAccepting();
   // Sends every session its protocol goodbye.
   void shutdownSessions(const std::string& reason);
+  // Drain: the protocol goodbye now to IMAP sessions waiting in IDLE only
+  // (their clients reconnect to another replica); returns how many.
+  size_t shutdownIdleSessions(const std::string& reason);
   // Closes everything; the thread exits once the loop is empty.
   void stop();
 

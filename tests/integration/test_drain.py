@@ -208,3 +208,41 @@ def test_late_signals_while_exiting_do_not_kill(mailgate_factory, certs, new_use
     assert mg.wait_exit(timeout=10) == 0
     for r, goodbye in sessions:
         assert read_to_eof(r).startswith(goodbye)
+
+
+def test_idle_sessions_get_bye_at_once_commands_in_flight_are_not_cut(mailgate_factory, certs, new_user):
+    """Issue 11: a rollout must not wait the drain deadline for IMAP IDLE
+    sessions (they never end by themselves): they get * BYE at once, also
+    when they enter IDLE after the drain began; a session that is not in
+    IDLE keeps running until the deadline."""
+    user, password = new_user(prefix="drainidle")
+    mg = mailgate_factory(modify=drain_config(20))
+    idle, _ = open_session("imap", mg, certs, user, password)
+    idle.send(b"c IDLE\r\n")
+    assert idle.readline().startswith(b"+ ")
+    busy, _ = open_session("imap", mg, certs, user, password)
+    late, _ = open_session("imap", mg, certs, user, password)
+    mg.signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    idle.sock.settimeout(5)
+    data = read_to_eof(idle)
+    assert data.startswith(b"* BYE"), data
+    assert time.monotonic() - t0 < 2.5, "IDLE got its goodbye only after %.2fs" % (time.monotonic() - t0)
+    # A session that enters IDLE during the drain gets it within a sweep.
+    time.sleep(0.3)
+    late.send(b"d IDLE\r\n")
+    assert late.readline().startswith(b"+ ")
+    t1 = time.monotonic()
+    late.sock.settimeout(5)
+    assert read_to_eof(late).startswith(b"* BYE")
+    assert time.monotonic() - t1 < 2.5
+    # The session that is not idling still works: commands run, nothing cut.
+    busy.send(b"e NOOP\r\n")
+    assert busy.read_tagged("e")[-1].startswith(b"e OK")
+    busy.send(b"f IDLE\r\nDONE\r\n")
+    tagged = busy.read_tagged("f")
+    assert tagged[-1].startswith(b"f OK"), tagged
+    busy.send(b"g LOGOUT\r\n")
+    assert busy.read_tagged("g")[-1].startswith(b"g OK")
+    assert mg.wait_exit(timeout=10) == 0
+    assert time.monotonic() - t0 < 8, "the drain waited for sessions that were done"
