@@ -143,6 +143,10 @@ struct LoggingConfig {
 struct Config {
   std::string path;                 // the file this came from
   std::string adminAddress = "127.0.0.1:9925";  // empty = no admin listener
+  // admin.kick_token_file: POST /kick is served only when set; the token is
+  // the file's first line (read at load, never printed).
+  std::string adminKickTokenFile;
+  std::string adminKickToken;
   std::string hostname = "mailgate";  // the loader puts the host's name when the file has none
   uint32_t workers = 0;             // 0 = one per core
   uint32_t drainTimeoutS = 30;

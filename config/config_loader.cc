@@ -57,6 +57,19 @@ void readAdmin(const json* value, LoadContext& ctx, Config& config) {
   } else {
     ctx.adminAddressOk = true;  // the default
   }
+  if (r.readString("kick_token_file", config.adminKickTokenFile)) {
+    // A mounted Secret: its first line is the bearer token of POST /kick.
+    std::string abs = resolveConfigPath(ctx, config.adminKickTokenFile);
+    if (checkReadableFile(ctx, abs, r.pathOf("kick_token_file"))) {
+      std::ifstream in(abs);
+      std::getline(in, config.adminKickToken);
+      if (!config.adminKickToken.empty() && config.adminKickToken.back() == '\r')
+        config.adminKickToken.pop_back();
+      if (config.adminKickToken.empty())
+        ctx.issues.error(r.pathOf("kick_token_file"), "the file's first line is empty");
+    }
+    config.adminKickTokenFile = abs;
+  }
   r.finish();
 }
 

@@ -197,7 +197,9 @@ json effectiveConfigJson(const Config& config) {
   for (const auto& [name, r] : config.routes) routes[name] = routeJson(r);
   json pools = json::object();
   for (const auto& [name, p] : config.pools) pools[name] = poolJson(p);
-  return {{"admin", {{"address", config.adminAddress}}},
+  json admin = {{"address", config.adminAddress}};
+  if (!config.adminKickTokenFile.empty()) admin["kick_token_file"] = config.adminKickTokenFile;
+  return {{"admin", admin},
           {"hostname", config.hostname},
           {"workers", config.workers},
           {"drain_timeout_s", config.drainTimeoutS},

@@ -40,7 +40,7 @@ void AdminConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
 void AdminConnection::onBytes(const char* data, size_t length) {
   if (stage_ != Stage::Reading) return;  // after the head: dropped unread
   if (parser_.feed(std::string_view(data, length)) == HttpRequestParser::Outcome::NeedMore) return;
-  respond(routeAdminRequest(parser_, context_.ready, context_.metricsText));
+  respond(routeAdminRequest(parser_, context_.ready, context_.metricsText, &context_.kick));
 }
 
 void AdminConnection::onEnd() {
@@ -53,7 +53,7 @@ void AdminConnection::onEnd() {
       if (parser_.finish() == HttpRequestParser::Outcome::NeedMore) {
         close();
       } else {
-        respond(routeAdminRequest(parser_, context_.ready, context_.metricsText));
+        respond(routeAdminRequest(parser_, context_.ready, context_.metricsText, &context_.kick));
       }
       return;
     case Stage::Writing: return;  // the answer can still go out; afterWrite closes

@@ -39,6 +39,7 @@ class AdminConnection {
     AdminLimits limits;
     std::function<bool()> ready;
     std::function<std::string()> metricsText;
+    AdminKick kick;                    // POST /kick (token empty: off)
     std::list<AdminConnection*> open;  // oldest first
     char readBuffer[16 * 1024];        // each read is parsed before the next
   };

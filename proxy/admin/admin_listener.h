@@ -33,6 +33,8 @@ class AdminListener {
   // Closes every connection and the listening socket (on the loop's thread).
   void close();
   int port() const { return port_; }
+  // Serves POST /kick from now on (on the loop's thread, or before it runs).
+  void setKick(AdminKick kick) { context_.kick = std::move(kick); }
   size_t connections() const { return context_.open.size(); }
 
  private:

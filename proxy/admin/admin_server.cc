@@ -25,6 +25,11 @@ struct AdminServer::Impl {
 
 std::unique_ptr<AdminServer> AdminServer::start(const std::string& address,
                                                  std::function<bool()> ready, std::string* error) {
+  return start(address, std::move(ready), AdminKick{}, error);
+}
+
+std::unique_ptr<AdminServer> AdminServer::start(const std::string& address, std::function<bool()> ready,
+                                                 AdminKick kick, std::string* error) {
   std::string ignored;
   if (!error) error = &ignored;
   auto impl = std::make_unique<Impl>();
@@ -40,6 +45,7 @@ std::unique_ptr<AdminServer> AdminServer::start(const std::string& address,
     uv_loop_close(&impl->loop);
     return nullptr;
   }
+  impl->listener->setKick(std::move(kick));  // before the loop's thread starts
   uv_async_init(&impl->loop, &impl->stop, &Impl::onStop);
   impl->stop.data = impl.get();
   Impl* raw = impl.get();

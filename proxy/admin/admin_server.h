@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "proxy/admin/admin_routes.h"
+
 namespace mailgate {
 
 class AdminServer {
@@ -18,6 +20,11 @@ class AdminServer {
   // error on failure (port in use, bad address).
   static std::unique_ptr<AdminServer> start(const std::string& address,
                                             std::function<bool()> ready, std::string* error);
+  // With POST /kick (admin_routes.h); `kick.kick` runs on the admin thread
+  // and must neither block nor touch another thread's state except through
+  // something thread-safe (Worker::post).
+  static std::unique_ptr<AdminServer> start(const std::string& address, std::function<bool()> ready,
+                                            AdminKick kick, std::string* error);
   // Closes every connection and the listener, then joins the loop thread.
   ~AdminServer();
   // Bound port (useful when address asked for port 0).

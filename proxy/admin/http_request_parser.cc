@@ -1,6 +1,7 @@
 #include "proxy/admin/http_request_parser.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace mailgate {
 
@@ -10,6 +11,39 @@ HttpRequestParser::HttpRequestParser() {
   http_parser_settings_init(&settings_);
   settings_.on_url = &HttpRequestParser::onUrl;
   settings_.on_headers_complete = &HttpRequestParser::onHeadersComplete;
+  settings_.on_header_field = &HttpRequestParser::onHeaderField;
+  settings_.on_header_value = &HttpRequestParser::onHeaderValue;
+}
+
+// Field and value may each come in pieces; a field's first piece after a
+// value ends that value. All bounded by the head limit.
+int HttpRequestParser::onHeaderField(http_parser* p, const char* at, size_t length) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->inValue_) self->endHeaderValue();
+  self->field_.append(at, length);
+  return 0;
+}
+
+int HttpRequestParser::onHeaderValue(http_parser* p, const char* at, size_t length) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  self->inValue_ = true;
+  self->value_.append(at, length);
+  return 0;
+}
+
+void HttpRequestParser::endHeaderValue() {
+  inValue_ = false;
+  const bool isAuth = field_.size() == 13 &&
+                      std::equal(field_.begin(), field_.end(), "authorization", [](char a, char b) {
+                        return std::tolower(static_cast<unsigned char>(a)) == b;
+                      });
+  if (isAuth) {
+    size_t b = value_.find_first_not_of(" \t");
+    size_t e = value_.find_last_not_of(" \t");
+    authorization_ = b == std::string::npos ? std::string() : value_.substr(b, e - b + 1);
+  }
+  field_.clear();
+  value_.clear();
 }
 
 int HttpRequestParser::onUrl(http_parser* p, const char* at, size_t length) {
@@ -21,6 +55,7 @@ int HttpRequestParser::onUrl(http_parser* p, const char* at, size_t length) {
 
 int HttpRequestParser::onHeadersComplete(http_parser* p) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->inValue_) self->endHeaderValue();
   self->headDone_ = true;
   // Stop here: whatever follows (a body, a pipelined request) is not read.
   http_parser_pause(p, 1);
@@ -45,12 +80,15 @@ HttpRequestParser::Outcome HttpRequestParser::feed(std::string_view bytes) {
       }
       method_ = parser_.method == HTTP_GET    ? Method::Get
                 : parser_.method == HTTP_HEAD ? Method::Head
+                : parser_.method == HTTP_POST ? Method::Post
                                               : Method::Other;
       http_parser_url u;
       http_parser_url_init(&u);
       if (http_parser_parse_url(url_.data(), url_.size(), 0, &u) == 0 &&
           (u.field_set & (1 << UF_PATH))) {
         path_ = url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        if (u.field_set & (1 << UF_QUERY))
+          query_ = url_.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
       }
       outcome_ = Outcome::Complete;
     } else if (err != HPE_OK) {

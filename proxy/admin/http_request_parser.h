@@ -26,7 +26,7 @@ class HttpRequestParser {
     TooLarge,         // head longer than kMaxHeadBytes (431)
     VersionUnsupported,  // well-formed, but not HTTP/1.0 or 1.1 (505)
   };
-  enum class Method { Get, Head, Other };
+  enum class Method { Get, Head, Post, Other };
 
   HttpRequestParser();
   HttpRequestParser(const HttpRequestParser&) = delete;
@@ -48,15 +48,28 @@ class HttpRequestParser {
   // RFC 9112 section 3.2.2 requires servers to accept); "*" for the
   // asterisk form; empty when the target has no path ("http://host").
   const std::string& path() const { return path_; }
+  // The target's query, without '?' (empty when there is none).
+  const std::string& query() const { return query_; }
+  // The value of the Authorization field (the last one when repeated), its
+  // surrounding whitespace removed; empty when absent.
+  const std::string& authorization() const { return authorization_; }
 
  private:
   static int onUrl(http_parser*, const char*, size_t);
   static int onHeadersComplete(http_parser*);
+  static int onHeaderField(http_parser*, const char*, size_t);
+  static int onHeaderValue(http_parser*, const char*, size_t);
+  void endHeaderValue();
 
   http_parser parser_;
   http_parser_settings settings_;
   std::string url_;
   std::string path_;
+  std::string query_;
+  std::string field_;           // the header field being read
+  std::string value_;           // and its value so far
+  bool inValue_ = false;
+  std::string authorization_;
   Method method_ = Method::Other;
   size_t headBytes_ = 0;
   bool headDone_ = false;

@@ -191,6 +191,10 @@ struct Metrics::Impl {
              "Fleet decisions taken with this process's state because Redis did not "
              "answer, by decision (throttle) and reason (down|timeout|error)."),
       {"what", "reason"}};
+  prometheus::Counter& kickedSessions =
+      family(prometheus::BuildCounter(), "mailgate_kicked_sessions_total",
+             "Sessions ended because their user was kicked (mailgate kick, POST /kick).")
+          .Add({});
   prometheus::Gauge& draining =
       family(prometheus::BuildGauge(), "mailgate_draining",
              "1 while the process drains sessions before exiting, else 0.")
@@ -325,6 +329,8 @@ void Metrics::lookup(std::string_view type, std::string_view result, double seco
 void Metrics::clusterFallback(std::string_view what, std::string_view reason, uint64_t n) {
   impl_->clusterFallbacks.get({what, reason}).Increment(static_cast<double>(n));
 }
+
+void Metrics::sessionKicked() { impl_->kickedSessions.Increment(); }
 
 void Metrics::setDraining(bool draining) { impl_->draining.Set(draining ? 1 : 0); }
 

@@ -105,6 +105,9 @@ class Metrics {
   // (proxy/cluster/failure_counter.h): down|timeout|error
   // `n` 0 creates the series at 0 (at start, so a rate() sees the first one).
   void clusterFallback(std::string_view what, std::string_view reason, uint64_t n = 1);
+  // mailgate_kicked_sessions_total: sessions ended by a kick of their user
+  // (docs/architecture.md §2.6).
+  void sessionKicked();
   // mailgate_draining (gauge 0/1), mailgate_build_info{version}
   void setDraining(bool draining);
 

@@ -67,6 +67,11 @@ class ClientSession : private ConnectionHandler, private LoginSink {
   void start();
   // Drain deadline reached: protocol goodbye and close.
   void shutdown(std::string_view reason);
+  // The login name as the session logs it (session_end user=): the rewritten
+  // one once routed; empty before the first login attempt.
+  const std::string& user() const { return user_; }
+  bool finished() const { return finished_; }
+  const std::string& sessionId() const { return env_.sessionId; }
 
  private:
   enum class Phase { ProxyHeader, Handshake, Login, Authenticating, Relaying, Bridging, Done };

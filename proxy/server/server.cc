@@ -54,8 +54,9 @@ Server::Server(std::string configPath) : configPath_(std::move(configPath)) {
 }
 
 Server::~Server() {
-  workers_.clear();
+  // The admin thread first: POST /kick posts to the workers.
   admin_.reset();
+  workers_.clear();
   uv_loop_close(&loop_);
 }
 
@@ -120,7 +121,22 @@ bool Server::start(std::string* error) {
   std::vector<std::string> keep;
   if (!openListeners(c, nullptr, &fds, &keep, error)) return false;
   if (!c.adminAddress.empty()) {
-    admin_ = AdminServer::start(c.adminAddress, [this] { return ready_.load(); }, error);
+    AdminKick kick;
+    kick.token = c.adminKickToken;
+    // On the admin thread (docs/architecture.md §2.6): nothing blocks. This
+    // process's workers end the user's sessions at once; with cluster.redis
+    // the first worker also PUBLISHes on the kick channel over its command
+    // link, and every replica (this one again: a second kick finds nothing)
+    // ends them there. Not while starting or draining: the workers may be
+    // stopping.
+    kick.kick = [this](const std::string& user) {
+      if (!ready_.load()) return false;
+      log::info("kick_requested", {{"user", user}, {"via", "admin"}});
+      for (auto& w : workers_) w->post([wp = w.get(), user] { wp->kickUser(user); });
+      workers_.front()->post([wp = workers_.front().get(), user] { wp->publishKick(user); });
+      return true;
+    };
+    admin_ = AdminServer::start(c.adminAddress, [this] { return ready_.load(); }, std::move(kick), error);
     if (!admin_) {
       *error = "admin listener " + c.adminAddress + ": " + *error;
       return false;

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "proxy/admin/log.h"
 #include "proxy/cluster/failure_counter.h"
+#include "proxy/cluster/kick.h"
 #include "proxy/cluster/redis_link.h"
 #include "proxy/net/connection.h"
 #include "proxy/server/client_session.h"
@@ -33,6 +35,7 @@ Worker::Worker(int index, ConnectionLimiter& limiter, LocalFailureCounts& failur
 Worker::~Worker() {
   if (thread_.joinable()) thread_.join();
   failures_.reset();
+  kickSubscriber_.reset();
   redis_.reset();
   uv_loop_close(&loop_);
 }
@@ -93,8 +96,14 @@ void Worker::startCluster(const Config& config) {
     endpoint.password = redis->password;
     endpoint.connectTimeoutMs = redis->connectTimeoutMs;
     endpoint.commandTimeoutMs = redis->commandTimeoutMs;
-    redis_ = std::make_unique<RedisLink>(&loop_, std::move(endpoint), &fleetReporter_);
+    redis_ = std::make_unique<RedisLink>(&loop_, endpoint, &fleetReporter_);
     redis_->start();
+    // The subscriber reports to no observer: the fleet's link metrics and
+    // logs describe the command link, which the logins wait for.
+    kickChannel_ = kickChannel(*redis);
+    kickSubscriber_ = std::make_unique<RedisLink>(&loop_, std::move(endpoint), nullptr);
+    kickSubscriber_->subscribe(kickChannel_, [this](std::string_view user) { kickUser(std::string(user)); });
+    kickSubscriber_->start();
     // The series exist from the start at 0, so a rate() sees the first fallback.
     for (FallbackReason r : {FallbackReason::Down, FallbackReason::Timeout, FallbackReason::Error})
       Metrics::instance().clusterFallback("throttle", fallbackReasonName(r), 0);
@@ -199,6 +208,45 @@ size_t Worker::shutdownIdleSessions(const std::string& reason) {
   return idle.size();
 }
 
+namespace {
+
+bool sameUser(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+size_t Worker::kickUser(const std::string& user) {
+  if (user.empty()) return 0;
+  std::vector<ClientSession*> matching;
+  for (auto& [raw, s] : sessions_)
+    if (!s->finished() && sameUser(s->user(), user)) matching.push_back(raw);
+  size_t kicked = 0;
+  for (auto* s : matching) {
+    auto it = sessions_.find(s);
+    if (it == sessions_.end()) continue;  // ended by an earlier one's goodbye
+    log::info("session_kicked", {{"user", s->user()}, {"session", it->second->sessionId()}});
+    Metrics::instance().sessionKicked();
+    s->shutdown("Session ended by the administrator");
+    ++kicked;
+  }
+  return kicked;
+}
+
+bool Worker::publishKick(const std::string& user) {
+  if (!redis_) return false;
+  redis_->command({"PUBLISH", kickChannel_, user}, [user](RedisStatus status, const RedisValue& reply) {
+    if (status == RedisStatus::Ok)
+      log::info("kick_published", {{"user", user}, {"replicas", reply.integer}});
+    else
+      log::warn("kick_publish_failed", {{"user", user}, {"status", redisStatusName(status)},
+                                        {"error", reply.text}});
+  });
+  return true;
+}
+
 void Worker::stop() {
   if (stopping_) return;
   stopping_ = true;
@@ -211,6 +259,7 @@ void Worker::stop() {
   // The link's handles (its socket, its timers) would keep the loop alive;
   // commands in flight are dropped, and no session is left to wait for them.
   failures_.reset();
+  kickSubscriber_.reset();
   redis_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }

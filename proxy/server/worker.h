@@ -48,6 +48,15 @@ class Worker {
   // Drain: the protocol goodbye now to IMAP sessions waiting in IDLE only
   // (their clients reconnect to another replica); returns how many.
   size_t shutdownIdleSessions(const std::string& reason);
+  // Ends, with the protocol's goodbye, every session of `user` (compared
+  // case-insensitively with the name the session logs): in login, relaying
+  // or bridging. Returns how many. Called for each message on the kick
+  // channel, and by POST /kick through post().
+  size_t kickUser(const std::string& user);
+  // PUBLISHes `user` on the fleet's kick channel over this worker's command
+  // link, without waiting (the result is logged); false without
+  // cluster.redis.
+  bool publishKick(const std::string& user);
   // Closes everything; the thread exits once the loop is empty.
   void stop();
 
@@ -75,6 +84,10 @@ class Worker {
   FleetReporter fleetReporter_;
   std::unique_ptr<RedisLink> redis_;             // only with cluster.redis
   std::unique_ptr<FailureCounter> failures_;     // Redis, or the local counts
+  // Subscribed to kickChannel() (only with cluster.redis): a subscribed
+  // connection runs no other command, hence a link of its own.
+  std::unique_ptr<RedisLink> kickSubscriber_;
+  std::string kickChannel_;
   LocalFailureCounts& failureCounts_;
   std::map<std::string, ListenerHandle*> listeners_;
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;

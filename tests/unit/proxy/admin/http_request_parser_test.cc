@@ -63,7 +63,7 @@ TEST(HttpRequestParser, MethodsAndTargets) {
   } cases[] = {
       {"GET /healthz HTTP/1.0\r\n\r\n", Outcome::Complete, Method::Get, "/healthz"},
       {"HEAD /readyz HTTP/1.1\r\n\r\n", Outcome::Complete, Method::Head, "/readyz"},
-      {"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n", Outcome::Complete, Method::Other, "/metrics"},
+      {"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n", Outcome::Complete, Method::Post, "/metrics"},
       {"DELETE /x HTTP/1.1\r\n\r\n", Outcome::Complete, Method::Other, "/x"},
       {"OPTIONS * HTTP/1.1\r\n\r\n", Outcome::Complete, Method::Other, "*"},
       {"GET http://gateway:9925/healthz?a HTTP/1.1\r\n\r\n", Outcome::Complete, Method::Get, "/healthz"},
