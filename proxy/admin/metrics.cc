@@ -191,6 +191,19 @@ struct Metrics::Impl {
              "Fleet decisions taken with this process's state because Redis did not "
              "answer, by decision (throttle) and reason (down|timeout|error)."),
       {"what", "reason"}};
+  LabeledFamily<prometheus::Gauge, 1> redisUp{
+      family(prometheus::BuildGauge(), "mailgate_redis_up",
+             "1 while this worker's link to cluster.redis is up, else 0."),
+      {"worker"}};
+  LabeledFamily<prometheus::Counter, 1> redisCommands{
+      family(prometheus::BuildCounter(), "mailgate_redis_commands_total",
+             "Commands sent on the fleet's Redis links, by outcome (ok|error|timeout|down)."),
+      {"status"}};
+  prometheus::Histogram& redisCommandSeconds =
+      family(prometheus::BuildHistogram(), "mailgate_redis_command_seconds",
+             "Time from sending a Redis command to its answer (or its timeout).")
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                                           0.05, 0.1, 0.25, 0.5, 1});
   prometheus::Counter& kickedSessions =
       family(prometheus::BuildCounter(), "mailgate_kicked_sessions_total",
              "Sessions ended because their user was kicked (mailgate kick, POST /kick).")
@@ -328,6 +341,13 @@ void Metrics::lookup(std::string_view type, std::string_view result, double seco
 
 void Metrics::clusterFallback(std::string_view what, std::string_view reason, uint64_t n) {
   impl_->clusterFallbacks.get({what, reason}).Increment(static_cast<double>(n));
+}
+
+void Metrics::redisUp(int worker, bool up) { impl_->redisUp.get({std::to_string(worker)}).Set(up ? 1 : 0); }
+
+void Metrics::redisCommand(std::string_view status, double seconds) {
+  impl_->redisCommands.get({status}).Increment();
+  if (status != "down") impl_->redisCommandSeconds.Observe(seconds);  // "down": nothing was sent
 }
 
 void Metrics::sessionKicked() { impl_->kickedSessions.Increment(); }

@@ -105,6 +105,12 @@ class Metrics {
   // (proxy/cluster/failure_counter.h): down|timeout|error
   // `n` 0 creates the series at 0 (at start, so a rate() sees the first one).
   void clusterFallback(std::string_view what, std::string_view reason, uint64_t n = 1);
+  // mailgate_redis_up{worker}: 1 while that worker's command link to
+  // cluster.redis is up. mailgate_redis_commands_total{status} (ok|error|
+  // timeout|down) and mailgate_redis_command_seconds (histogram): every
+  // command of the fleet's links, answered or not.
+  void redisUp(int worker, bool up);
+  void redisCommand(std::string_view status, double seconds);
   // mailgate_kicked_sessions_total: sessions ended by a kick of their user
   // (docs/architecture.md §2.6).
   void sessionKicked();

@@ -19,10 +19,16 @@ bool FallbackState::fleet() {
 
 void FleetReporter::redisLinkUp(std::string_view address) {
   log::info("redis_link_up", {{"worker", worker_}, {"redis", address}});
+  Metrics::instance().redisUp(worker_, true);
 }
 
 void FleetReporter::redisLinkDown(std::string_view address, std::string_view why) {
   log::warn("redis_link_down", {{"worker", worker_}, {"redis", address}, {"error", why}});
+  Metrics::instance().redisUp(worker_, false);
+}
+
+void FleetReporter::redisCommandDone(RedisStatus status, std::chrono::microseconds latency) {
+  Metrics::instance().redisCommand(redisStatusName(status), std::chrono::duration<double>(latency).count());
 }
 
 void FleetReporter::failureCountFallback(FallbackReason reason) {

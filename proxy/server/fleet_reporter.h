@@ -33,7 +33,7 @@ class FleetReporter : public RedisLinkObserver, public FailureCounterObserver {
   // RedisLinkObserver
   void redisLinkUp(std::string_view address) override;
   void redisLinkDown(std::string_view address, std::string_view why) override;
-  void redisCommandDone(RedisStatus, std::chrono::microseconds) override {}
+  void redisCommandDone(RedisStatus status, std::chrono::microseconds latency) override;
   // FailureCounterObserver
   void failureCountFallback(FallbackReason reason) override;
   void failureCountFleet() override;

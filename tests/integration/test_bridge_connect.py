@@ -17,20 +17,10 @@ import pytest
 from harness import Dovecot, set_backend
 from harness.clients import RawClient
 from harness.util import free_port, port_open, wait_until
+from test_bridge_backend import tls_dovecot  # noqa: F401 (a fixture: one TLS Dovecot for both files)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BRIDGE = "pop3s-bridge"
-
-
-@pytest.fixture(scope="module")
-def tls_dovecot(workroot, certs):
-    d = Dovecot(os.path.join(workroot, "dovecot-bridge-connect"), users={"tina@example.com": "tina-pw"},
-                ssl=True, cert=certs.cert, key=certs.key)
-    d.start()
-    d.add_message("tina@example.com", b"Subject: by name\r\n\r\nhello\r\n")
-    yield d
-    d.stop()
-    d.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +85,7 @@ def test_shipped_bridge_example_reaches_a_backend_named_by_host_name(mailgate_fa
     mg = mailgate_factory(config=cfg)
     c, answer = pop3_login(mg, "pop3s", certs, "tina@example.com#phone", "tina-pw")
     assert answer.startswith(b"+OK"), (answer, mg.log_text()[-2000:])
-    assert retr_subject(c) == [b"Subject: by name\r\n"]
+    assert retr_subject(c) == [b"Subject: over tls\r\n"]
     c.send("QUIT\r\n")
     assert c.readline().startswith(b"+OK")
     c.close()

@@ -106,6 +106,15 @@ def dovecot_top(dovecot, user, pw, command):
     return first, b"".join(lines)
 
 
+def bridge_login(mg, certs, user, pw):
+    c = RawClient.connect(mg, BRIDGE, certs, timeout=30)
+    assert c.readline().startswith(b"+OK")
+    c.send("USER %s\r\nPASS %s\r\n" % (user, pw))
+    c.readline()
+    assert c.readline().startswith(b"+OK")
+    return c
+
+
 def multi(c, command):
     c.send(command + "\r\n")
     first = c.readline()
@@ -128,11 +137,7 @@ def test_top_reads_a_bounded_part_of_a_large_message(mailgate_factory, dovecot, 
     def modify(cfg):
         set_backend(cfg, imap=relay.port)
     mg = mailgate_factory(modify=modify)
-    c = RawClient.connect(mg, BRIDGE, certs, timeout=30)
-    assert c.readline().startswith(b"+OK")
-    c.send("USER %s\r\nPASS %s\r\n" % (user, pw))
-    c.readline()
-    assert c.readline().startswith(b"+OK")
+    c = bridge_login(mg, certs, user, pw)
     time.sleep(0.3)
     relay.take()  # the login and the snapshot
 
@@ -164,11 +169,7 @@ def test_top_grows_its_partial_until_the_lines_are_complete(mailgate_factory, do
     def modify(cfg):
         set_backend(cfg, imap=relay.port)
     mg = mailgate_factory(modify=modify)
-    c = RawClient.connect(mg, BRIDGE, certs, timeout=30)
-    assert c.readline().startswith(b"+OK")
-    c.send("USER %s\r\nPASS %s\r\n" % (user, pw))
-    c.readline()
-    assert c.readline().startswith(b"+OK")
+    c = bridge_login(mg, certs, user, pw)
     ours = multi(c, "TOP 1 12")
     c.send("QUIT\r\n")
     c.readline()
