@@ -290,16 +290,8 @@ void BridgeSession::cmdFetch(std::string_view args, bool top) {
     reply(top ? "+OK" : "+OK " + std::to_string(size) + " octets");
   };
   hooks.onLiteralData = [this, state](std::string_view chunk) {
-    if (!state->started || state->ended || !encoder_ || encoder_->done()) return;
-    std::string out;
-    encoder_->feed(chunk, out);
-    if (!client_) return;
-    client_->write(out);
-    // Bounded memory: stop reading the backend while the client lags.
-    if (client_->aboveHighWatermark() && !imapPaused_) {
-      imapPaused_ = true;
-      imap_->pauseReading();
-    }
+    if (!state->started || state->ended) return;
+    streamBodyChunk(chunk);
   };
   hooks.onLiteralEnd = [this, state] {
     if (!state->started || state->ended) return;
@@ -349,6 +341,19 @@ void BridgeSession::cmdFetch(std::string_view args, bool top) {
               std::move(hooks));
 }
 
+void BridgeSession::streamBodyChunk(std::string_view chunk) {
+  if (!encoder_ || encoder_->done()) return;
+  std::string out;
+  encoder_->feed(chunk, out);
+  if (!client_) return;
+  client_->write(out);
+  // Bounded memory: stop reading the backend while the client lags.
+  if (client_->aboveHighWatermark() && !imapPaused_) {
+    imapPaused_ = true;
+    imap_->pauseReading();
+  }
+}
+
 void BridgeSession::fetchTopPartial(std::shared_ptr<TopState> state, uint64_t offset, uint64_t length) {
   ImapClient::Hooks hooks;
   hooks.onLiteralBegin = [this, state](const ImapResponse& partial, std::string_view key, uint64_t) {
@@ -365,15 +370,7 @@ void BridgeSession::fetchTopPartial(std::shared_ptr<TopState> state, uint64_t of
   hooks.onLiteralData = [this, state](std::string_view chunk) {
     if (!state->inLiteral) return;
     state->received += chunk.size();
-    if (!encoder_ || encoder_->done()) return;
-    std::string out;
-    encoder_->feed(chunk, out);
-    if (!client_) return;
-    client_->write(out);
-    if (client_->aboveHighWatermark() && !imapPaused_) {
-      imapPaused_ = true;
-      imap_->pauseReading();
-    }
+    streamBodyChunk(chunk);
   };
   hooks.onLiteralEnd = [state] { state->inLiteral = false; };
   const std::string command = "UID FETCH " + std::to_string(state->uid) + " (UID BODY.PEEK[]<" +

@@ -133,6 +133,9 @@ class BridgeSession : private ConnectionHandler {
   };
   static constexpr uint64_t kTopFirstPartialBytes = 16 * 1024;  // most headers fit
   static constexpr uint64_t kTopBytesPerLine = 256;             // a generous body line
+  // Encodes one chunk of a body literal for the client and holds the
+  // backend back while the client's queue is full.
+  void streamBodyChunk(std::string_view chunk);
   void fetchTopPartial(std::shared_ptr<TopState> state, uint64_t offset, uint64_t length);
   void cmdQuit();
   void runCommit(size_t step);
