@@ -378,4 +378,6 @@ def test_session_end_carries_client_bytes_and_tls_version(mailgate_factory, cert
     assert plain_end, ends
     for r in plain_end:
         assert r["tls_version"] == "" and int(r["out"]) > 0, r  # the greeting went out
-        assert r["login"] == "none" and r["reason"] == "client_closed", r
+        # client_error: a readiness probe that closed before reading the
+        # greeting makes the greeting's write meet a reset.
+        assert r["login"] == "none" and r["reason"] in ("client_closed", "client_error"), r
