@@ -42,7 +42,6 @@
 
 namespace mailgate {
 
-class TlsContext;
 
 struct ImapClientOptions {
   // A command that sees no byte from the server for this long drops the

@@ -3,7 +3,6 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libuv.h>
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstring>

@@ -1,9 +1,7 @@
 #include "proxy/upstream/backend_connector.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 
-#include <algorithm>
 
 #include "proxy/admin/metrics.h"
 #include "proxy/codec/proxy_protocol_v2.h"

@@ -1,9 +1,7 @@
 #include "proxy/upstream/health_probe.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-
 #include "proxy/admin/metrics.h"
+#include "proxy/mail/ascii.h"
 
 namespace mailgate {
 
@@ -12,25 +10,15 @@ namespace {
 // A greeting longer than this is not one we would accept at login either.
 constexpr size_t kMaxGreeting = 1024;
 
-
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(s[i])) != std::toupper(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool isHealthyGreeting(ListenerProtocol protocol, std::string_view line) {
   switch (protocol) {
     case ListenerProtocol::Imap:
       // "* OK" followed by SP or the end ("* OK" alone is odd but harmless).
-      return startsWithNoCase(line, "* OK") && (line.size() == 4 || line[4] == ' ');
+      return asciiIStartsWith(line, "* OK") && (line.size() == 4 || line[4] == ' ');
     case ListenerProtocol::Pop3:
-      return startsWithNoCase(line, "+OK") && (line.size() == 3 || line[3] == ' ');
+      return asciiIStartsWith(line, "+OK") && (line.size() == 3 || line[3] == ' ');
     case ListenerProtocol::Smtp:
       return line.size() >= 3 && line.substr(0, 3) == "220" && (line.size() == 3 || line[3] == ' ' || line[3] == '-');
   }

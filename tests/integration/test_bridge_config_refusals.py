@@ -6,7 +6,6 @@ mailbox keeps the deletions of at most bridge.max_devices devices.
 
     /usr/bin/python3 -m pytest tests/integration/test_bridge_config_refusals.py -q
 """
-import time
 
 import pytest
 
@@ -14,15 +13,6 @@ from harness.clients import RawClient
 from harness.config import listener
 
 BRIDGE = "pop3s-bridge"
-
-
-@pytest.fixture
-def new_user(new_user):
-    # Users added within one second can leave Dovecot's passwd mtime unchanged.
-    def make(*args, **kwargs):
-        time.sleep(1.1)
-        return new_user(*args, **kwargs)
-    return make
 
 
 def login(mg, certs, user, password):

@@ -37,14 +37,6 @@ def redis(workroot):
     r.stop()
 
 
-@pytest.fixture
-def new_user(new_user):
-    def make(*args, **kwargs):
-        time.sleep(1.1)  # Dovecot's passwd mtime granularity
-        return new_user(*args, **kwargs)
-    return make
-
-
 def fleet(mailgate_factory, make_config, redis, n=2, on_delete="hide"):
     cfg = make_config()
     only_listeners(cfg, BRIDGE)
